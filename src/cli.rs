@@ -1,0 +1,4 @@
+//! Commands and multi-call dispatch.
+pub fn main() -> i32 {
+    0
+}

@@ -1,0 +1,1 @@
+//! The event loop: reads sockets, signals, children and timers, feeds the core, executes actions.

@@ -1,0 +1,1 @@
+//! One line per event on stderr, keepalived's format.

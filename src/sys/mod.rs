@@ -1,0 +1,1 @@
+//! OS adapters: the only place that talks to the kernel.
