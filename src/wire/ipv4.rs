@@ -75,7 +75,7 @@ impl Ipv4Header {
             src,
             dst,
             // An advert is at most a few kilobytes; saturate rather than wrap on misuse.
-            total_len: u16::try_from(MIN_HEADER_LEN + vrrp_len).unwrap_or(u16::MAX),
+            total_len: u16::try_from(MIN_HEADER_LEN.saturating_add(vrrp_len)).unwrap_or(u16::MAX),
             header_len: MIN_HEADER_LEN,
         }
     }
