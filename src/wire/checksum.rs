@@ -130,9 +130,18 @@ mod tests {
         let a = [1u8, 2, 3, 4];
         let b = [5u8, 6, 7];
         let whole = [1u8, 2, 3, 4, 5, 6, 7];
-        assert_eq!(Checksum::new().add_bytes(&a).add_bytes(&b), Checksum::new().add_bytes(&whole));
-        assert_eq!(Checksum::new().add_u32(0x0102_0304), Checksum::new().add_bytes(&a));
-        assert_eq!(Checksum::new().add_u16(0x0506), Checksum::new().add_bytes(&[5, 6]));
+        assert_eq!(
+            Checksum::new().add_bytes(&a).add_bytes(&b),
+            Checksum::new().add_bytes(&whole)
+        );
+        assert_eq!(
+            Checksum::new().add_u32(0x0102_0304),
+            Checksum::new().add_bytes(&a)
+        );
+        assert_eq!(
+            Checksum::new().add_u16(0x0506),
+            Checksum::new().add_bytes(&[5, 6])
+        );
     }
 
     #[test]
@@ -143,7 +152,10 @@ mod tests {
         ph4.extend_from_slice(&s4.octets());
         ph4.extend_from_slice(&d4.octets());
         ph4.extend_from_slice(&[0, 112, 0, 12]);
-        assert_eq!(pseudo_header(s4.into(), d4.into(), 112, 12), Checksum::new().add_bytes(&ph4));
+        assert_eq!(
+            pseudo_header(s4.into(), d4.into(), 112, 12),
+            Checksum::new().add_bytes(&ph4)
+        );
 
         let s6: Ipv6Addr = "fe80::1".parse().unwrap();
         let d6: Ipv6Addr = "ff02::12".parse().unwrap();
@@ -152,6 +164,9 @@ mod tests {
         ph6.extend_from_slice(&d6.octets());
         ph6.extend_from_slice(&24u32.to_be_bytes());
         ph6.extend_from_slice(&[0, 0, 0, 112]);
-        assert_eq!(pseudo_header(s6.into(), d6.into(), 112, 24), Checksum::new().add_bytes(&ph6));
+        assert_eq!(
+            pseudo_header(s6.into(), d6.into(), 112, 24),
+            Checksum::new().add_bytes(&ph6)
+        );
     }
 }

@@ -86,7 +86,10 @@ impl Ipv4Header {
         if usize::from(self.total_len) == received {
             Ok(())
         } else {
-            Err(DecodeError::IpTotalLen { header: self.total_len, received })
+            Err(DecodeError::IpTotalLen {
+                header: self.total_len,
+                received,
+            })
         }
     }
 
@@ -95,7 +98,9 @@ impl Ipv4Header {
     /// `header_len` is ignored. The checksum is computed, so the bytes are a valid header on
     /// their own; with `IP_HDRINCL` the kernel rewrites it anyway.
     pub fn emit(&self, out: &mut [u8]) -> usize {
-        let Some(h) = out.get_mut(..MIN_HEADER_LEN) else { return 0 };
+        let Some(h) = out.get_mut(..MIN_HEADER_LEN) else {
+            return 0;
+        };
         h[0] = 0x45;
         h[1] = self.tos;
         h[2..4].copy_from_slice(&self.total_len.to_be_bytes());
@@ -128,7 +133,8 @@ mod tests {
         let mut out = [0u8; 20];
         assert_eq!(header().emit(&mut out), 20);
         let expected = [
-            0x45, 0xc0, 0x00, 0x28, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0x00, 0x00, 192, 0, 2, 1, 224, 0, 0, 18,
+            0x45, 0xc0, 0x00, 0x28, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0x00, 0x00, 192, 0, 2, 1,
+            224, 0, 0, 18,
         ];
         assert_eq!(out[..10], expected[..10]);
         assert_eq!(out[12..], expected[12..]);
@@ -186,15 +192,30 @@ mod tests {
     #[test]
     fn total_len_mismatch() {
         let h = header();
-        assert_eq!(h.check_total_len(41), Err(DecodeError::IpTotalLen { header: 40, received: 41 }));
-        let e = DecodeError::IpTotalLen { header: 40, received: 41 };
-        assert_eq!(e.to_string(), "ip_tot_len mismatch against received length. 40 and received 41");
+        assert_eq!(
+            h.check_total_len(41),
+            Err(DecodeError::IpTotalLen {
+                header: 40,
+                received: 41
+            })
+        );
+        let e = DecodeError::IpTotalLen {
+            header: 40,
+            received: 41,
+        };
+        assert_eq!(
+            e.to_string(),
+            "ip_tot_len mismatch against received length. 40 and received 41"
+        );
         assert_eq!(e.as_str(), "ip_total_len");
     }
 
     #[test]
     fn for_vrrp_saturates_absurd_length() {
-        assert_eq!(Ipv4Header::for_vrrp(SRC, DST, 1, usize::MAX).total_len, u16::MAX);
+        assert_eq!(
+            Ipv4Header::for_vrrp(SRC, DST, 1, usize::MAX).total_len,
+            u16::MAX
+        );
     }
 
     #[test]

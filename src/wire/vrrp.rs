@@ -94,14 +94,22 @@ impl fmt::Display for DecodeError {
             Self::BadType(t) => write!(f, "Invalid packet type. {t} and expect {TYPE_ADVERT}"),
             Self::BadLength { got, expected } => {
                 let how = if got < expected { "short" } else { "long" };
-                write!(f, "vrrp packet too {how}, length {got} and expect {expected}")
+                write!(
+                    f,
+                    "vrrp packet too {how}, length {got} and expect {expected}"
+                )
             }
             Self::BadChecksum => f.write_str("Invalid VRRP checksum"),
-            Self::AddressFamily => f.write_str("address family mismatch between packet and VRRP version"),
+            Self::AddressFamily => {
+                f.write_str("address family mismatch between packet and VRRP version")
+            }
             Self::NotIpv4(v) => write!(f, "not an IPv4 packet (version {v})"),
             Self::BadHeaderLen(ihl) => write!(f, "invalid IPv4 header length {ihl}"),
             Self::IpTotalLen { header, received } => {
-                write!(f, "ip_tot_len mismatch against received length. {header} and received {received}")
+                write!(
+                    f,
+                    "ip_tot_len mismatch against received length. {header} and received {received}"
+                )
             }
         }
     }
@@ -140,7 +148,10 @@ impl Advert {
         let count = usize::from(buf[3]);
         let expected = wire_len(version, v6, count);
         if buf.len() != expected {
-            return Err(DecodeError::BadLength { got: buf.len(), expected });
+            return Err(DecodeError::BadLength {
+                got: buf.len(),
+                expected,
+            });
         }
         let kind = buf[0] & 0x0f;
         if kind != TYPE_ADVERT {
@@ -152,9 +163,13 @@ impl Advert {
         let addr_end = expected - if version == Version::V2 { AUTH_LEN } else { 0 };
         let list = &buf[HEADER_LEN..addr_end];
         let addrs = if v6 {
-            list.chunks_exact(16).map(|c| IpAddr::from(array::<16>(c))).collect()
+            list.chunks_exact(16)
+                .map(|c| IpAddr::from(array::<16>(c)))
+                .collect()
         } else {
-            list.chunks_exact(4).map(|c| IpAddr::from(array::<4>(c))).collect()
+            list.chunks_exact(4)
+                .map(|c| IpAddr::from(array::<4>(c)))
+                .collect()
         };
         let mut advert = Advert {
             version,
@@ -180,8 +195,18 @@ impl Advert {
 
     /// Bytes [`Advert::emit`] writes: 8, plus 4 or 16 per address, plus 8 auth bytes for v2.
     pub fn buffer_len(&self) -> usize {
-        let addrs: usize = self.addrs.iter().map(|a| if a.is_ipv4() { 4 } else { 16 }).sum();
-        HEADER_LEN + addrs + if self.version == Version::V2 { AUTH_LEN } else { 0 }
+        let addrs: usize = self
+            .addrs
+            .iter()
+            .map(|a| if a.is_ipv4() { 4 } else { 16 })
+            .sum();
+        HEADER_LEN
+            + addrs
+            + if self.version == Version::V2 {
+                AUTH_LEN
+            } else {
+                0
+            }
     }
 
     /// Encodes the advert into `out` with its checksum and returns the number of bytes written.
@@ -196,8 +221,12 @@ impl Advert {
     /// `out` shorter than [`Advert::buffer_len`], `src`/`dst`/addresses not all one family,
     /// v2 over IPv6, more than 255 addresses, or an interval that does not fit the field.
     pub fn emit(&self, src: IpAddr, dst: IpAddr, out: &mut [u8]) -> usize {
-        let Some(v6) = family_is_v6(self.version, src, dst) else { return 0 };
-        let Ok(count) = u8::try_from(self.addrs.len()) else { return 0 };
+        let Some(v6) = family_is_v6(self.version, src, dst) else {
+            return 0;
+        };
+        let Ok(count) = u8::try_from(self.addrs.len()) else {
+            return 0;
+        };
         if self.addrs.iter().any(|a| a.is_ipv6() != v6) {
             return 0;
         }
@@ -210,7 +239,9 @@ impl Advert {
             Version::V3 => return 0,
         };
         let len = self.buffer_len();
-        let Some(out) = out.get_mut(..len) else { return 0 };
+        let Some(out) = out.get_mut(..len) else {
+            return 0;
+        };
 
         out[0] = (version_number(self.version) << 4) | TYPE_ADVERT;
         out[1] = self.vrid;
@@ -302,21 +333,33 @@ mod tests {
         }
     }
     const V2_PASS: [u8; 20] = [
-        0x21, 0x33, 0x64, 0x01, 0x01, 0x01, 0xfd, 0xb8, 0x0a, 0x00, 0x00, 0x64, 0x4f, 0x70, 0x65, 0x6e, 0x53, 0x68,
-        0x69, 0x66,
+        0x21, 0x33, 0x64, 0x01, 0x01, 0x01, 0xfd, 0xb8, 0x0a, 0x00, 0x00, 0x64, 0x4f, 0x70, 0x65,
+        0x6e, 0x53, 0x68, 0x69, 0x66,
     ];
 
     fn v3_v4() -> Advert {
-        Advert { version: Version::V3, auth_type: 0, auth_data: [0; 8], ..v2_pass() }
+        Advert {
+            version: Version::V3,
+            auth_type: 0,
+            auth_data: [0; 8],
+            ..v2_pass()
+        }
     }
-    const V3_MCAST: [u8; 12] = [0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x75, 0x73, 0x0a, 0x00, 0x00, 0x64];
+    const V3_MCAST: [u8; 12] = [
+        0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x75, 0x73, 0x0a, 0x00, 0x00, 0x64,
+    ];
 
     fn v3_v6() -> Advert {
-        Advert { addrs: smallvec![v6("2001:db8::100")], ..v3_v4() }
+        Advert {
+            addrs: smallvec![v6("2001:db8::100")],
+            ..v3_v4()
+        }
     }
     fn v6_bytes() -> Vec<u8> {
         let mut b = vec![0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x3d, 0x8f];
-        b.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00]);
+        b.extend_from_slice(&[
+            0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,
+        ]);
         b
     }
 
@@ -332,12 +375,19 @@ mod tests {
         assert_eq!(Advert::parse(&V2_PASS, SRC4, GROUP4), Ok(v2_pass()));
         // v2 has no pseudo-header: a unicast destination changes nothing.
         assert_eq!(encode(&v2_pass(), SRC4, v4(10, 0, 0, 2)), V2_PASS);
-        assert_eq!(Advert::parse(&V2_PASS, v4(10, 0, 0, 9), v4(10, 0, 0, 2)), Ok(v2_pass()));
+        assert_eq!(
+            Advert::parse(&V2_PASS, v4(10, 0, 0, 9), v4(10, 0, 0, 2)),
+            Ok(v2_pass())
+        );
     }
 
     #[test]
     fn golden_v2_no_auth() {
-        let a = Advert { auth_type: 0, auth_data: [0; 8], ..v2_pass() };
+        let a = Advert {
+            auth_type: 0,
+            auth_data: [0; 8],
+            ..v2_pass()
+        };
         let b = encode(&a, SRC4, GROUP4);
         assert_eq!(b[..6], [0x21, 0x33, 0x64, 0x01, 0x00, 0x01]);
         assert_eq!(b[6..8], [0x70, 0x66]);
@@ -355,10 +405,19 @@ mod tests {
         assert_eq!(uni[6..8], [0x4b, 0x84]);
         assert_eq!(Advert::parse(&uni, SRC4, peer), Ok(v3_v4()));
         // The pseudo-header binds the checksum to the addresses.
-        assert_eq!(Advert::parse(&uni, SRC4, GROUP4), Err(DecodeError::BadChecksum));
-        assert_eq!(Advert::parse(&V3_MCAST, v4(10, 0, 0, 3), GROUP4), Err(DecodeError::BadChecksum));
+        assert_eq!(
+            Advert::parse(&uni, SRC4, GROUP4),
+            Err(DecodeError::BadChecksum)
+        );
+        assert_eq!(
+            Advert::parse(&V3_MCAST, v4(10, 0, 0, 3), GROUP4),
+            Err(DecodeError::BadChecksum)
+        );
         // keepalived <= 1.3.6 unicast (224.0.0.18 in the pseudo-header): the caller's retry works.
-        assert_eq!(Advert::parse(&V3_MCAST, SRC4, peer), Err(DecodeError::BadChecksum));
+        assert_eq!(
+            Advert::parse(&V3_MCAST, SRC4, peer),
+            Err(DecodeError::BadChecksum)
+        );
         assert_eq!(Advert::parse(&V3_MCAST, SRC4, GROUP4), Ok(v3_v4()));
     }
 
@@ -373,13 +432,58 @@ mod tests {
     fn round_trips() {
         let many: SmallVec<[IpAddr; 4]> = (1..=40).map(|i| v4(192, 0, 2, i)).collect();
         let cases = [
-            (Advert { addrs: many.clone(), priority: 0, ..v2_pass() }, SRC4, GROUP4),
-            (Advert { addrs: many, interval_cs: 4095, ..v3_v4() }, SRC4, v4(198, 51, 100, 7)),
-            (Advert { addrs: SmallVec::new(), ..v3_v4() }, SRC4, GROUP4),
-            (Advert { addrs: SmallVec::new(), ..v2_pass() }, SRC4, GROUP4),
-            (Advert { interval_cs: 25500, vrid: 255, priority: 255, ..v2_pass() }, SRC4, GROUP4),
             (
-                Advert { addrs: (1..=255u16).map(|i| v6(&format!("2001:db8::{i:x}"))).collect(), interval_cs: 1, ..v3_v6() },
+                Advert {
+                    addrs: many.clone(),
+                    priority: 0,
+                    ..v2_pass()
+                },
+                SRC4,
+                GROUP4,
+            ),
+            (
+                Advert {
+                    addrs: many,
+                    interval_cs: 4095,
+                    ..v3_v4()
+                },
+                SRC4,
+                v4(198, 51, 100, 7),
+            ),
+            (
+                Advert {
+                    addrs: SmallVec::new(),
+                    ..v3_v4()
+                },
+                SRC4,
+                GROUP4,
+            ),
+            (
+                Advert {
+                    addrs: SmallVec::new(),
+                    ..v2_pass()
+                },
+                SRC4,
+                GROUP4,
+            ),
+            (
+                Advert {
+                    interval_cs: 25500,
+                    vrid: 255,
+                    priority: 255,
+                    ..v2_pass()
+                },
+                SRC4,
+                GROUP4,
+            ),
+            (
+                Advert {
+                    addrs: (1..=255u16)
+                        .map(|i| v6(&format!("2001:db8::{i:x}")))
+                        .collect(),
+                    interval_cs: 1,
+                    ..v3_v6()
+                },
                 v6("fe80::2"),
                 v6("2001:db8::1"),
             ),
@@ -393,7 +497,10 @@ mod tests {
 
     #[test]
     fn v2_interval_truncates_to_seconds() {
-        let a = Advert { interval_cs: 150, ..v2_pass() };
+        let a = Advert {
+            interval_cs: 150,
+            ..v2_pass()
+        };
         let b = encode(&a, SRC4, GROUP4);
         assert_eq!(b[5], 1);
         assert_eq!(Advert::parse(&b, SRC4, GROUP4).unwrap().interval_cs, 100);
@@ -413,7 +520,9 @@ mod tests {
     #[test]
     fn emit_refuses_what_it_cannot_encode() {
         let mut out = [0xaau8; 600];
-        let refuse = |a: &Advert, src: IpAddr, dst: IpAddr, out: &mut [u8]| assert_eq!(a.emit(src, dst, out), 0);
+        let refuse = |a: &Advert, src: IpAddr, dst: IpAddr, out: &mut [u8]| {
+            assert_eq!(a.emit(src, dst, out), 0)
+        };
         // Short buffer.
         refuse(&v2_pass(), SRC4, GROUP4, &mut out[..19]);
         // Families disagree.
@@ -421,21 +530,58 @@ mod tests {
         refuse(&v3_v6(), SRC4, GROUP4, &mut out);
         refuse(&v3_v4(), v6("fe80::1"), GROUP6, &mut out);
         // v2 over IPv6.
-        refuse(&Advert { version: Version::V2, ..v3_v6() }, v6("fe80::1"), GROUP6, &mut out);
+        refuse(
+            &Advert {
+                version: Version::V2,
+                ..v3_v6()
+            },
+            v6("fe80::1"),
+            GROUP6,
+            &mut out,
+        );
         // Intervals that do not fit.
-        refuse(&Advert { interval_cs: 25600, ..v2_pass() }, SRC4, GROUP4, &mut out);
-        refuse(&Advert { interval_cs: 4096, ..v3_v4() }, SRC4, GROUP4, &mut out);
+        refuse(
+            &Advert {
+                interval_cs: 25600,
+                ..v2_pass()
+            },
+            SRC4,
+            GROUP4,
+            &mut out,
+        );
+        refuse(
+            &Advert {
+                interval_cs: 4096,
+                ..v3_v4()
+            },
+            SRC4,
+            GROUP4,
+            &mut out,
+        );
         // More than 255 addresses.
-        let too_many: SmallVec<[IpAddr; 4]> = (0..256u32).map(|i| IpAddr::V4(Ipv4Addr::from(0xc000_0200 + i))).collect();
+        let too_many: SmallVec<[IpAddr; 4]> = (0..256u32)
+            .map(|i| IpAddr::V4(Ipv4Addr::from(0xc000_0200 + i)))
+            .collect();
         let mut big = vec![0u8; 8 + 4 * 256];
-        refuse(&Advert { addrs: too_many, ..v3_v4() }, SRC4, GROUP4, &mut big);
+        refuse(
+            &Advert {
+                addrs: too_many,
+                ..v3_v4()
+            },
+            SRC4,
+            GROUP4,
+            &mut big,
+        );
         assert!(out.iter().all(|&b| b == 0xaa));
     }
 
     #[test]
     fn decode_error_too_short() {
         assert_eq!(Advert::parse(&[], SRC4, GROUP4), Err(DecodeError::TooShort));
-        assert_eq!(Advert::parse(&V2_PASS[..7], SRC4, GROUP4), Err(DecodeError::TooShort));
+        assert_eq!(
+            Advert::parse(&V2_PASS[..7], SRC4, GROUP4),
+            Err(DecodeError::TooShort)
+        );
     }
 
     #[test]
@@ -443,34 +589,76 @@ mod tests {
         for v in [0u8, 1, 4, 15] {
             let mut b = V2_PASS;
             b[0] = (v << 4) | 1;
-            assert_eq!(Advert::parse(&b, SRC4, GROUP4), Err(DecodeError::BadVersion(v)));
+            assert_eq!(
+                Advert::parse(&b, SRC4, GROUP4),
+                Err(DecodeError::BadVersion(v))
+            );
         }
     }
 
     #[test]
     fn decode_error_address_family() {
         let s6 = v6("fe80::1");
-        assert_eq!(Advert::parse(&V3_MCAST, SRC4, GROUP6), Err(DecodeError::AddressFamily));
-        assert_eq!(Advert::parse(&v6_bytes(), s6, GROUP4), Err(DecodeError::AddressFamily));
-        assert_eq!(Advert::parse(&V2_PASS, s6, GROUP6), Err(DecodeError::AddressFamily));
+        assert_eq!(
+            Advert::parse(&V3_MCAST, SRC4, GROUP6),
+            Err(DecodeError::AddressFamily)
+        );
+        assert_eq!(
+            Advert::parse(&v6_bytes(), s6, GROUP4),
+            Err(DecodeError::AddressFamily)
+        );
+        assert_eq!(
+            Advert::parse(&V2_PASS, s6, GROUP6),
+            Err(DecodeError::AddressFamily)
+        );
     }
 
     #[test]
     fn decode_error_bad_length() {
-        assert_eq!(Advert::parse(&V2_PASS[..19], SRC4, GROUP4), Err(DecodeError::BadLength { got: 19, expected: 20 }));
+        assert_eq!(
+            Advert::parse(&V2_PASS[..19], SRC4, GROUP4),
+            Err(DecodeError::BadLength {
+                got: 19,
+                expected: 20
+            })
+        );
         let mut long = V2_PASS.to_vec();
         long.push(0);
-        assert_eq!(Advert::parse(&long, SRC4, GROUP4), Err(DecodeError::BadLength { got: 21, expected: 20 }));
+        assert_eq!(
+            Advert::parse(&long, SRC4, GROUP4),
+            Err(DecodeError::BadLength {
+                got: 21,
+                expected: 20
+            })
+        );
         // v3 with a v2-style auth trailer is too long.
         let mut v3_auth = V3_MCAST.to_vec();
         v3_auth.extend_from_slice(&[0; 8]);
-        assert_eq!(Advert::parse(&v3_auth, SRC4, GROUP4), Err(DecodeError::BadLength { got: 20, expected: 12 }));
+        assert_eq!(
+            Advert::parse(&v3_auth, SRC4, GROUP4),
+            Err(DecodeError::BadLength {
+                got: 20,
+                expected: 12
+            })
+        );
         // Count says 2 but only one address is present.
         let mut c = V3_MCAST;
         c[3] = 2;
-        assert_eq!(Advert::parse(&c, SRC4, GROUP4), Err(DecodeError::BadLength { got: 12, expected: 16 }));
+        assert_eq!(
+            Advert::parse(&c, SRC4, GROUP4),
+            Err(DecodeError::BadLength {
+                got: 12,
+                expected: 16
+            })
+        );
         // IPv6 addresses are 16 bytes.
-        assert_eq!(Advert::parse(&V3_MCAST, v6("fe80::1"), GROUP6), Err(DecodeError::BadLength { got: 12, expected: 24 }));
+        assert_eq!(
+            Advert::parse(&V3_MCAST, v6("fe80::1"), GROUP6),
+            Err(DecodeError::BadLength {
+                got: 12,
+                expected: 24
+            })
+        );
     }
 
     #[test]
@@ -478,7 +666,10 @@ mod tests {
         for t in [0u8, 2, 15] {
             let mut b = V2_PASS;
             b[0] = 0x20 | t;
-            assert_eq!(Advert::parse(&b, SRC4, GROUP4), Err(DecodeError::BadType(t)));
+            assert_eq!(
+                Advert::parse(&b, SRC4, GROUP4),
+                Err(DecodeError::BadType(t))
+            );
         }
     }
 
@@ -486,27 +677,74 @@ mod tests {
     fn decode_error_bad_checksum() {
         let mut b = V2_PASS;
         b[7] ^= 1;
-        assert_eq!(Advert::parse(&b, SRC4, GROUP4), Err(DecodeError::BadChecksum));
+        assert_eq!(
+            Advert::parse(&b, SRC4, GROUP4),
+            Err(DecodeError::BadChecksum)
+        );
         let mut w = V2_PASS;
         w[19] = b'X'; // wrong password byte also breaks the checksum
-        assert_eq!(Advert::parse(&w, SRC4, GROUP4), Err(DecodeError::BadChecksum));
+        assert_eq!(
+            Advert::parse(&w, SRC4, GROUP4),
+            Err(DecodeError::BadChecksum)
+        );
         let mut six = v6_bytes();
         six[23] ^= 0x80;
-        assert_eq!(Advert::parse(&six, v6("fe80::1"), GROUP6), Err(DecodeError::BadChecksum));
+        assert_eq!(
+            Advert::parse(&six, v6("fe80::1"), GROUP6),
+            Err(DecodeError::BadChecksum)
+        );
     }
 
     #[test]
     fn error_labels_and_messages() {
         let all = [
             (DecodeError::TooShort, "too_short", "VRRP packet too short"),
-            (DecodeError::BadVersion(4), "bad_version", "invalid VRRP version 4"),
-            (DecodeError::BadType(2), "bad_type", "Invalid packet type. 2 and expect 1"),
-            (DecodeError::BadLength { got: 19, expected: 20 }, "bad_length", "vrrp packet too short, length 19 and expect 20"),
-            (DecodeError::BadLength { got: 21, expected: 20 }, "bad_length", "vrrp packet too long, length 21 and expect 20"),
-            (DecodeError::BadChecksum, "bad_checksum", "Invalid VRRP checksum"),
-            (DecodeError::AddressFamily, "address_family", "address family mismatch between packet and VRRP version"),
-            (DecodeError::NotIpv4(6), "not_ipv4", "not an IPv4 packet (version 6)"),
-            (DecodeError::BadHeaderLen(3), "bad_header_len", "invalid IPv4 header length 3"),
+            (
+                DecodeError::BadVersion(4),
+                "bad_version",
+                "invalid VRRP version 4",
+            ),
+            (
+                DecodeError::BadType(2),
+                "bad_type",
+                "Invalid packet type. 2 and expect 1",
+            ),
+            (
+                DecodeError::BadLength {
+                    got: 19,
+                    expected: 20,
+                },
+                "bad_length",
+                "vrrp packet too short, length 19 and expect 20",
+            ),
+            (
+                DecodeError::BadLength {
+                    got: 21,
+                    expected: 20,
+                },
+                "bad_length",
+                "vrrp packet too long, length 21 and expect 20",
+            ),
+            (
+                DecodeError::BadChecksum,
+                "bad_checksum",
+                "Invalid VRRP checksum",
+            ),
+            (
+                DecodeError::AddressFamily,
+                "address_family",
+                "address family mismatch between packet and VRRP version",
+            ),
+            (
+                DecodeError::NotIpv4(6),
+                "not_ipv4",
+                "not an IPv4 packet (version 6)",
+            ),
+            (
+                DecodeError::BadHeaderLen(3),
+                "bad_header_len",
+                "invalid IPv4 header length 3",
+            ),
         ];
         for (e, label, msg) in all {
             assert_eq!(e.as_str(), label);
@@ -525,7 +763,10 @@ mod tests {
         assert_eq!(a.emit(src.into(), dst.into(), &mut pkt[20..]), 20);
         let (got, payload) = ipv4::parse(&pkt).unwrap();
         assert_eq!(got.check_total_len(pkt.len()), Ok(()));
-        assert_eq!(Advert::parse(payload, got.src.into(), got.dst.into()), Ok(a));
+        assert_eq!(
+            Advert::parse(payload, got.src.into(), got.dst.into()),
+            Ok(a)
+        );
     }
 
     /// Every prefix and every single-byte change of a valid advert: never a panic, and never
@@ -536,7 +777,11 @@ mod tests {
         let cases: [(Vec<u8>, IpAddr, IpAddr); 4] = [
             (V2_PASS.to_vec(), SRC4, GROUP4),
             (V3_MCAST.to_vec(), SRC4, GROUP4),
-            (encode(&v3_v4(), SRC4, v4(10, 0, 0, 2)), SRC4, v4(10, 0, 0, 2)),
+            (
+                encode(&v3_v4(), SRC4, v4(10, 0, 0, 2)),
+                SRC4,
+                v4(10, 0, 0, 2),
+            ),
             (v6_bytes(), s6, GROUP6),
         ];
         for (good, src, dst) in cases {
