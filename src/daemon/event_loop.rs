@@ -2,13 +2,13 @@
 //! timers go in; the core's actions come out and are executed here, in order.
 use super::health::{Health, Verdict};
 use super::host::Host;
-use super::receive::{Counters, Received};
+use super::receive::{self, Counters, Drops};
 use super::report;
 use super::transmit::Sender;
 use crate::config::{InstancePlan, Plan};
 use crate::log;
 use crate::sys::netlink::{Monitor, NetEvent, Rtnl};
-use crate::sys::process::{self, Exit};
+use crate::sys::process;
 use crate::sys::signals::SignalFd;
 use crate::vrrp::{Action, Actions, Instance, NotifyState, Params, State, Why};
 use crate::wire::vrrp::Version;
@@ -54,7 +54,7 @@ pub struct Daemon {
     healthy: Option<bool>,
     link_up: bool,
     start: Instant,
-    counters: Counters,
+    drops: Drops,
     /// Notify scripts still running (pids), so shutdown can wait for STOP.
     notify_pids: Vec<i32>,
 }
@@ -106,7 +106,7 @@ impl Daemon {
             health,
             healthy: None,
             start,
-            counters: Counters::default(),
+            drops: Drops::default(),
             notify_pids: Vec::new(),
         })
     }
@@ -183,22 +183,7 @@ impl Daemon {
         let mut buf = [0u8; 2048];
         for _ in 0..RX_BATCH {
             match self.sender.socket.recv(&mut buf) {
-                Ok(Some(n)) => {
-                    let unicast = !self.plan.unicast_peers.is_empty();
-                    let received = super::receive::classify(
-                        &buf[..n],
-                        self.sender.src,
-                        unicast,
-                        self.plan.password,
-                        &self.by_vrid,
-                        |i| (&self.slots[i].plan.vips[..], self.slots[i].machine.state()),
-                        &mut self.counters,
-                    );
-                    if let Some(Received { slot, from, priority, interval_cs }) = received {
-                        let actions = self.slots[slot].machine.on_advert(self.now(), from, priority, interval_cs);
-                        self.execute(slot, actions);
-                    }
-                }
+                Ok(Some(n)) => self.on_packet(&buf[..n]),
                 Ok(None) => return false,
                 Err(e) => {
                     log::line(&format!("VRRP receive error: {e}"));
@@ -207,6 +192,32 @@ impl Daemon {
             }
         }
         true
+    }
+
+    fn on_packet(&mut self, pkt: &[u8]) {
+        let (ip, adv) = match receive::decode(pkt) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                let src = (pkt.len() >= 20).then(|| IpAddr::V4(Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15])));
+                return self.drops.malformed(src, &e);
+            }
+        };
+        let from = IpAddr::V4(ip.src);
+        // Other VRIDs on the segment belong to other clusters: ignored silently, like keepalived.
+        let Some(i) = self.by_vrid[usize::from(adv.vrid)].map(usize::from) else {
+            return self.drops.counters.count("unknown_vrid");
+        };
+        let slot = &mut self.slots[i];
+        if matches!(slot.machine.state(), State::Init | State::Fault) {
+            return self.drops.counters.count("not_running");
+        }
+        let expect = receive::expect(&slot.plan.vips, self.plan.password, !self.plan.unicast_peers.is_empty());
+        if let Err(r) = receive::accept(&adv, &ip, &expect) {
+            return self.drops.rejected(&slot.plan.name, from, &r);
+        }
+        self.drops.counters.count("accepted");
+        let actions = slot.machine.on_advert(self.start.elapsed(), from, adv.priority, adv.interval_cs);
+        self.execute(i, actions);
     }
 
     fn on_signals(&mut self) -> bool {
@@ -380,7 +391,7 @@ impl Daemon {
 
     /// Counters of received packets by outcome.
     pub fn counters(&self) -> &Counters {
-        &self.counters
+        &self.drops.counters
     }
 
     /// The address our adverts come from.
@@ -388,6 +399,3 @@ impl Daemon {
         self.sender.src
     }
 }
-
-/// Unused-exit helper kept for symmetry with [`Exit`] routing.
-fn _exit_kind(_: Exit) {}
