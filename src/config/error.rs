@@ -18,7 +18,11 @@ pub struct ConfigError {
 impl ConfigError {
     /// Shorthand used by the parsers.
     pub fn new(var: &'static str, item: impl Into<String>, expected: impl Into<String>) -> Self {
-        ConfigError { var, item: item.into(), expected: expected.into() }
+        ConfigError {
+            var,
+            item: item.into(),
+            expected: expected.into(),
+        }
     }
 }
 
@@ -26,7 +30,11 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Debug quoting escapes newlines and quotes, so the message stays on one line
         // whatever the environment contained.
-        write!(f, "{}: {:?}: expected {}", self.var, self.item, self.expected)
+        write!(
+            f,
+            "{}: {:?}: expected {}",
+            self.var, self.item, self.expected
+        )
     }
 }
 

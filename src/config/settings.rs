@@ -52,7 +52,10 @@ const IGNORED: [(&str, &str); 4] = [
     ("OPENSHIFT_HA_SELECTOR", "never used by the image"),
     ("OPENSHIFT_HA_ADMIN_EMAILS", "keepalived never sent mail"),
     ("OPENSHIFT_HA_SMTP_SERVER", "keepalived never sent mail"),
-    ("KEEPALIVED_OPTIONS", "there is no keepalived process to pass options to"),
+    (
+        "KEEPALIVED_OPTIONS",
+        "there is no keepalived process to pass options to",
+    ),
 ];
 
 const DEFAULT_NAME: &str = "OpenShift-IPFailover";
@@ -114,39 +117,73 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
     let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let mut warnings = Vec::new();
 
-    let config_name = get(CONFIG_NAME).map_or(DEFAULT_NAME, |_| env[CONFIG_NAME].as_str()).to_string();
+    let config_name = get(CONFIG_NAME)
+        .map_or(DEFAULT_NAME, |_| env[CONFIG_NAME].as_str())
+        .to_string();
     let scrubbed_name = scrub_name(&config_name);
     if scrubbed_name.is_empty() {
-        return Err(ConfigError::new(CONFIG_NAME, config_name, "a name with letters, digits, '-' or '_'"));
+        return Err(ConfigError::new(
+            CONFIG_NAME,
+            config_name,
+            "a name with letters, digits, '-' or '_'",
+        ));
     }
 
     let vips = parse_vips(VIRTUAL_IPS, get(VIRTUAL_IPS).unwrap_or(""))?;
     // 0 meant "no groups" today; keep it.
     let vip_groups = match get(VIP_GROUPS) {
         None => None,
-        Some(v) => match number(VIP_GROUPS, v, 0, u32::MAX.into(), "a whole number of groups")? {
+        Some(v) => match number(
+            VIP_GROUPS,
+            v,
+            0,
+            u32::MAX.into(),
+            "a whole number of groups",
+        )? {
             0 => None,
             g => Some(g as u32),
         },
     };
-    let interface = get(NETWORK_INTERFACE).map(|v| interface_name(v)).transpose()?;
+    let interface = get(NETWORK_INTERFACE).map(interface_name).transpose()?;
     let monitor_port = match get(MONITOR_PORT) {
         None => 80,
-        Some(v) => number(MONITOR_PORT, v, 0, 65535, "a TCP port 0..65535 (0 disables the check)")? as u16,
+        Some(v) => number(
+            MONITOR_PORT,
+            v,
+            0,
+            65535,
+            "a TCP port 0..65535 (0 disables the check)",
+        )? as u16,
     };
-    let check_script = get(CHECK_SCRIPT).map(|v| script(CHECK_SCRIPT, v)).transpose()?;
+    let check_script = get(CHECK_SCRIPT)
+        .map(|v| script(CHECK_SCRIPT, v))
+        .transpose()?;
     let check_interval = match get(CHECK_INTERVAL) {
         None => Duration::from_secs(2),
-        Some(v) => Duration::from_secs(number(CHECK_INTERVAL, v, 1, u32::MAX.into(), "whole seconds, at least 1")?),
+        Some(v) => Duration::from_secs(number(
+            CHECK_INTERVAL,
+            v,
+            1,
+            u32::MAX.into(),
+            "whole seconds, at least 1",
+        )?),
     };
-    let notify_script = get(NOTIFY_SCRIPT).map(|v| script(NOTIFY_SCRIPT, v)).transpose()?;
+    let notify_script = get(NOTIFY_SCRIPT)
+        .map(|v| script(NOTIFY_SCRIPT, v))
+        .transpose()?;
     let preemption = match get(PREEMPTION) {
         None => Preemption::Delay(Duration::from_secs(300)),
         Some(v) => preemption(v, &mut warnings)?,
     };
     let replica_count = match get(REPLICA_COUNT) {
         None => 1,
-        Some(v) => number(REPLICA_COUNT, v, 1, u32::MAX.into(), "a whole number of replicas, at least 1")? as u32,
+        Some(v) => number(
+            REPLICA_COUNT,
+            v,
+            1,
+            u32::MAX.into(),
+            "a whole number of replicas, at least 1",
+        )? as u32,
     };
     let vrid_offset = match get(VRRP_ID_OFFSET) {
         None => 10,
@@ -155,7 +192,13 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
     let mut excluded_vrids = BTreeSet::new();
     for var in [EXCLUDED_VRRP_IDS, EXCLUDED_VRRP_IDS_ALIAS] {
         for item in split_list(get(var).unwrap_or("")) {
-            excluded_vrids.insert(number(var, item, 1, 255, "VRIDs 1..255 separated by spaces or commas")? as u8);
+            excluded_vrids.insert(number(
+                var,
+                item,
+                1,
+                255,
+                "VRIDs 1..255 separated by spaces or commas",
+            )? as u8);
         }
     }
 
@@ -163,7 +206,9 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
     for item in split_list(get(UNICAST_PEERS).unwrap_or("")) {
         let peer = parse_addr(UNICAST_PEERS, item)?;
         if unicast_peers.contains(&peer) {
-            warnings.push(format!("{UNICAST_PEERS}: {peer} is listed twice; using it once"));
+            warnings.push(format!(
+                "{UNICAST_PEERS}: {peer} is listed twice; using it once"
+            ));
         } else {
             unicast_peers.push(peer);
         }
@@ -188,12 +233,22 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
             }
             !unicast_peers.is_empty()
         }
-        Some(_) => return Err(ConfigError::new(USE_UNICAST, env[USE_UNICAST].as_str(), "true or false")),
+        Some(_) => {
+            return Err(ConfigError::new(
+                USE_UNICAST,
+                env[USE_UNICAST].as_str(),
+                "true or false",
+            ));
+        }
     };
 
     let firewall = get(NFTABLES_RULE).is_some() || get(IPTABLES_CHAIN).is_some();
-    let mcast_src = get(MULTICAST_SOURCE).map(|v| parse_addr(MULTICAST_SOURCE, v)).transpose()?;
-    let unicast_src = get(UNICAST_SOURCE).map(|v| parse_addr(UNICAST_SOURCE, v)).transpose()?;
+    let mcast_src = get(MULTICAST_SOURCE)
+        .map(|v| parse_addr(MULTICAST_SOURCE, v))
+        .transpose()?;
+    let unicast_src = get(UNICAST_SOURCE)
+        .map(|v| parse_addr(UNICAST_SOURCE, v))
+        .transpose()?;
 
     for (var, why) in IGNORED {
         if get(var).is_some() {
@@ -226,16 +281,30 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
 
 /// A decimal number in `min..=max`: digits only, no sign, no leading zeros (bash read
 /// `010` as octal 8).
-fn number(var: &'static str, text: &str, min: u64, max: u64, expected: &str) -> Result<u64, ConfigError> {
+fn number(
+    var: &'static str,
+    text: &str,
+    min: u64,
+    max: u64,
+    expected: &str,
+) -> Result<u64, ConfigError> {
     let bad = || ConfigError::new(var, text, expected);
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     if text.len() > 1 && text.starts_with('0') {
-        return Err(ConfigError::new(var, text, format!("{expected}, without leading zeros")));
+        return Err(ConfigError::new(
+            var,
+            text,
+            format!("{expected}, without leading zeros"),
+        ));
     }
     let n: u64 = text.parse().map_err(|_| bad())?;
-    if n < min || n > max { Err(bad()) } else { Ok(n) }
+    if n < min || n > max {
+        Err(bad())
+    } else {
+        Ok(n)
+    }
 }
 
 /// A Linux interface name: 1..=15 bytes, no '/', ':' or whitespace, not `.` or `..`.
@@ -243,7 +312,9 @@ fn interface_name(text: &str) -> Result<String, ConfigError> {
     let valid = text.len() <= 15
         && text != "."
         && text != ".."
-        && !text.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+        && !text
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
     if valid {
         Ok(text.to_string())
     } else {
@@ -264,8 +335,17 @@ fn preemption(text: &str, warnings: &mut Vec<String>) -> Result<Preemption, Conf
         ["nopreempt"] => Ok(Preemption::NoPreempt),
         ["preempt"] => Ok(Preemption::Preempt),
         ["preempt_delay", n] => {
-            let secs = number(PREEMPTION, n, 0, 1000, "preempt_delay N with N = 0..1000 seconds")
-                .map_err(|e| ConfigError { item: text.to_string(), ..e })?;
+            let secs = number(
+                PREEMPTION,
+                n,
+                0,
+                1000,
+                "preempt_delay N with N = 0..1000 seconds",
+            )
+            .map_err(|e| ConfigError {
+                item: text.to_string(),
+                ..e
+            })?;
             Ok(Preemption::Delay(Duration::from_secs(secs)))
         }
         ["preempt_nodelay", ..] => {
@@ -281,10 +361,15 @@ fn preemption(text: &str, warnings: &mut Vec<String>) -> Result<Preemption, Conf
 /// A script command line, split like a shell word list (no expansion): `'...'` literal,
 /// `"..."` with `\"` `\\` `\$` `` \` `` escapes, `\x` outside quotes. argv[0] must be absolute.
 fn script(var: &'static str, text: &str) -> Result<Script, ConfigError> {
-    let argv = split_words(text).ok_or_else(|| ConfigError::new(var, text, "balanced quotes and no trailing backslash"))?;
+    let argv = split_words(text)
+        .ok_or_else(|| ConfigError::new(var, text, "balanced quotes and no trailing backslash"))?;
     match argv.first() {
         Some(prog) if prog.starts_with('/') => Ok(Script { argv }),
-        _ => Err(ConfigError::new(var, text, "an absolute path to the program, optionally followed by arguments")),
+        _ => Err(ConfigError::new(
+            var,
+            text,
+            "an absolute path to the program, optionally followed by arguments",
+        )),
     }
 }
 
@@ -355,7 +440,11 @@ mod tests {
     const VIPS_ONLY: &[(&str, &str)] = &[(VIRTUAL_IPS, "192.0.2.10")];
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        VIPS_ONLY.iter().chain(pairs).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        VIPS_ONLY
+            .iter()
+            .chain(pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn parse(pairs: &[(&str, &str)]) -> Settings {
@@ -398,10 +487,26 @@ mod tests {
     #[test]
     fn empty_values_count_as_unset() {
         let blank: Vec<(&str, &str)> = [
-            CONFIG_NAME, VIP_GROUPS, NETWORK_INTERFACE, MONITOR_PORT, CHECK_SCRIPT, CHECK_INTERVAL,
-            NOTIFY_SCRIPT, PREEMPTION, REPLICA_COUNT, VRRP_ID_OFFSET, EXCLUDED_VRRP_IDS,
-            EXCLUDED_VRRP_IDS_ALIAS, UNICAST_PEERS, USE_UNICAST, NFTABLES_RULE, IPTABLES_CHAIN,
-            MULTICAST_SOURCE, UNICAST_SOURCE, "OPENSHIFT_HA_SELECTOR", "KEEPALIVED_OPTIONS",
+            CONFIG_NAME,
+            VIP_GROUPS,
+            NETWORK_INTERFACE,
+            MONITOR_PORT,
+            CHECK_SCRIPT,
+            CHECK_INTERVAL,
+            NOTIFY_SCRIPT,
+            PREEMPTION,
+            REPLICA_COUNT,
+            VRRP_ID_OFFSET,
+            EXCLUDED_VRRP_IDS,
+            EXCLUDED_VRRP_IDS_ALIAS,
+            UNICAST_PEERS,
+            USE_UNICAST,
+            NFTABLES_RULE,
+            IPTABLES_CHAIN,
+            MULTICAST_SOURCE,
+            UNICAST_SOURCE,
+            "OPENSHIFT_HA_SELECTOR",
+            "KEEPALIVED_OPTIONS",
         ]
         .iter()
         .map(|v| (*v, ""))
@@ -422,7 +527,10 @@ mod tests {
         assert_eq!(scrub_name("ha-1"), "ha_1");
         assert_eq!(scrub_name("my-ipf.v1 x"), "my_ipfv1x");
         let s = parse(&[(CONFIG_NAME, "ipfailover")]);
-        assert_eq!((s.config_name.as_str(), s.scrubbed_name.as_str()), ("ipfailover", "ipfailover"));
+        assert_eq!(
+            (s.config_name.as_str(), s.scrubbed_name.as_str()),
+            ("ipfailover", "ipfailover")
+        );
         assert_eq!(fails(&[(CONFIG_NAME, "...")]).var, CONFIG_NAME);
     }
 
@@ -479,10 +587,22 @@ mod tests {
 
     #[test]
     fn interface() {
-        assert_eq!(parse(&[(NETWORK_INTERFACE, "br-ex")]).interface.as_deref(), Some("br-ex"));
-        assert_eq!(parse(&[(NETWORK_INTERFACE, "vlan.100@x")]).interface.as_deref(), Some("vlan.100@x"));
+        assert_eq!(
+            parse(&[(NETWORK_INTERFACE, "br-ex")]).interface.as_deref(),
+            Some("br-ex")
+        );
+        assert_eq!(
+            parse(&[(NETWORK_INTERFACE, "vlan.100@x")])
+                .interface
+                .as_deref(),
+            Some("vlan.100@x")
+        );
         for bad in ["br-ex ens3", "eth0:1", "a/b", "sixteen_chars_xx", ".", ".."] {
-            assert_eq!(fails(&[(NETWORK_INTERFACE, bad)]).var, NETWORK_INTERFACE, "{bad:?}");
+            assert_eq!(
+                fails(&[(NETWORK_INTERFACE, bad)]).var,
+                NETWORK_INTERFACE,
+                "{bad:?}"
+            );
         }
     }
 
@@ -490,16 +610,35 @@ mod tests {
     fn scripts_split_like_a_shell() {
         let argv = |v: &str| parse(&[(CHECK_SCRIPT, v)]).check_script.map(|s| s.argv);
         let want = |w: &[&str]| Some(w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(argv("/etc/keepalive/mycheckscript.sh"), want(&["/etc/keepalive/mycheckscript.sh"]));
+        assert_eq!(
+            argv("/etc/keepalive/mycheckscript.sh"),
+            want(&["/etc/keepalive/mycheckscript.sh"])
+        );
         assert_eq!(argv("/bin/check  -p 80"), want(&["/bin/check", "-p", "80"]));
-        assert_eq!(argv("/bin/bash -c '</dev/tcp/192.0.2.1/80'"), want(&["/bin/bash", "-c", "</dev/tcp/192.0.2.1/80"]));
-        assert_eq!(argv(r#"/bin/x "a b" c\ d "q\"t" 'e"f' "x\ny""#), want(&["/bin/x", "a b", "c d", "q\"t", "e\"f", "x\\ny"]));
+        assert_eq!(
+            argv("/bin/bash -c '</dev/tcp/192.0.2.1/80'"),
+            want(&["/bin/bash", "-c", "</dev/tcp/192.0.2.1/80"])
+        );
+        assert_eq!(
+            argv(r#"/bin/x "a b" c\ d "q\"t" 'e"f' "x\ny""#),
+            want(&["/bin/x", "a b", "c d", "q\"t", "e\"f", "x\\ny"])
+        );
         assert_eq!(argv("/bin/x ''"), want(&["/bin/x", ""]));
         assert_eq!(argv("/bin/x a\\\nb"), want(&["/bin/x", "ab"]));
         let n = parse(&[(NOTIFY_SCRIPT, "/etc/keepalive/mynotifyscript.sh")]).notify_script;
-        assert_eq!(n.map(|s| s.argv), want(&["/etc/keepalive/mynotifyscript.sh"]));
+        assert_eq!(
+            n.map(|s| s.argv),
+            want(&["/etc/keepalive/mynotifyscript.sh"])
+        );
         for var in [CHECK_SCRIPT, NOTIFY_SCRIPT] {
-            for bad in ["mycheck.sh", "./check", "'/bin/x", "/bin/x \"a", "/bin/x \\", "''"] {
+            for bad in [
+                "mycheck.sh",
+                "./check",
+                "'/bin/x",
+                "/bin/x \"a",
+                "/bin/x \\",
+                "''",
+            ] {
                 assert_eq!(fails(&[(var, bad)]).var, var, "{bad:?}");
             }
         }
@@ -511,16 +650,33 @@ mod tests {
         assert_eq!(p("nopreempt").preemption, Preemption::NoPreempt);
         assert_eq!(p(" nopreempt ").preemption, Preemption::NoPreempt);
         assert_eq!(p("preempt").preemption, Preemption::Preempt);
-        assert_eq!(p("preempt_delay 60").preemption, Preemption::Delay(Duration::from_secs(60)));
-        assert_eq!(p("preempt_delay  0").preemption, Preemption::Delay(Duration::ZERO));
-        assert_eq!(p("preempt_delay 1000").preemption, Preemption::Delay(Duration::from_secs(1000)));
+        assert_eq!(
+            p("preempt_delay 60").preemption,
+            Preemption::Delay(Duration::from_secs(60))
+        );
+        assert_eq!(
+            p("preempt_delay  0").preemption,
+            Preemption::Delay(Duration::ZERO)
+        );
+        assert_eq!(
+            p("preempt_delay 1000").preemption,
+            Preemption::Delay(Duration::from_secs(1000))
+        );
         let s = p("preempt_nodelay 300");
         assert_eq!(s.preemption, Preemption::Preempt);
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
         assert!(s.warnings[0].contains(PREEMPTION));
-        for bad in ["preempt 300", "preempt_delay", "preempt_delay 1001", "preempt_delay 5s", "preempt_delay -1",
-            "NOPREEMPT", "no preempt", "preempt_delay 300 x", "delay"]
-        {
+        for bad in [
+            "preempt 300",
+            "preempt_delay",
+            "preempt_delay 1001",
+            "preempt_delay 5s",
+            "preempt_delay -1",
+            "NOPREEMPT",
+            "no preempt",
+            "preempt_delay 300 x",
+            "delay",
+        ] {
             let e = fails(&[(PREEMPTION, bad)]);
             assert_eq!((e.var, e.item.as_str()), (PREEMPTION, bad), "{e}");
         }
@@ -528,15 +684,30 @@ mod tests {
 
     #[test]
     fn excluded_vrids_union_and_lists() {
-        let s = parse(&[(EXCLUDED_VRRP_IDS, "12 14"), (EXCLUDED_VRRP_IDS_ALIAS, "20,21, 12")]);
-        assert_eq!(s.excluded_vrids.into_iter().collect::<Vec<_>>(), vec![12, 14, 20, 21]);
+        let s = parse(&[
+            (EXCLUDED_VRRP_IDS, "12 14"),
+            (EXCLUDED_VRRP_IDS_ALIAS, "20,21, 12"),
+        ]);
+        assert_eq!(
+            s.excluded_vrids.into_iter().collect::<Vec<_>>(),
+            vec![12, 14, 20, 21]
+        );
         // Today `12,14` is one token matching nothing; now it is a list.
         let s = parse(&[(EXCLUDED_VRRP_IDS, "12,14")]);
-        assert_eq!(s.excluded_vrids.into_iter().collect::<Vec<_>>(), vec![12, 14]);
-        assert_eq!(parse(&[(EXCLUDED_VRRP_IDS, "1 255")]).excluded_vrids.len(), 2);
-        for (var, bad) in [(EXCLUDED_VRRP_IDS, "0"), (EXCLUDED_VRRP_IDS, "256"), (EXCLUDED_VRRP_IDS_ALIAS, "12;14"),
-            (EXCLUDED_VRRP_IDS_ALIAS, "x")]
-        {
+        assert_eq!(
+            s.excluded_vrids.into_iter().collect::<Vec<_>>(),
+            vec![12, 14]
+        );
+        assert_eq!(
+            parse(&[(EXCLUDED_VRRP_IDS, "1 255")]).excluded_vrids.len(),
+            2
+        );
+        for (var, bad) in [
+            (EXCLUDED_VRRP_IDS, "0"),
+            (EXCLUDED_VRRP_IDS, "256"),
+            (EXCLUDED_VRRP_IDS_ALIAS, "12;14"),
+            (EXCLUDED_VRRP_IDS_ALIAS, "x"),
+        ] {
             let e = fails(&[(var, bad)]);
             assert_eq!((e.var, e.item.as_str()), (var, bad), "{e}");
         }
@@ -556,8 +727,16 @@ mod tests {
         assert_eq!(s.warnings.len(), 1);
         assert!(!parse(&[(USE_UNICAST, "False")]).use_unicast);
         assert_eq!(fails(&[(USE_UNICAST, "true")]).var, USE_UNICAST);
-        assert_eq!(fails(&[(USE_UNICAST, "yes"), (UNICAST_PEERS, "192.0.2.1")]).var, USE_UNICAST);
-        for bad in ["192.0.2.1;192.0.2.2", "192.0.2.300", "node1", "192.0.2.0/24"] {
+        assert_eq!(
+            fails(&[(USE_UNICAST, "yes"), (UNICAST_PEERS, "192.0.2.1")]).var,
+            USE_UNICAST
+        );
+        for bad in [
+            "192.0.2.1;192.0.2.2",
+            "192.0.2.300",
+            "node1",
+            "192.0.2.0/24",
+        ] {
             assert_eq!(fails(&[(UNICAST_PEERS, bad)]).var, UNICAST_PEERS, "{bad:?}");
         }
     }
@@ -566,11 +745,17 @@ mod tests {
     fn firewall_and_sources() {
         assert!(parse(&[(NFTABLES_RULE, "INPUT")]).firewall);
         assert!(parse(&[(IPTABLES_CHAIN, "INPUT")]).firewall);
-        let s = parse(&[(MULTICAST_SOURCE, "192.0.2.5"), (UNICAST_SOURCE, "2001:db8::5")]);
+        let s = parse(&[
+            (MULTICAST_SOURCE, "192.0.2.5"),
+            (UNICAST_SOURCE, "2001:db8::5"),
+        ]);
         assert_eq!(s.mcast_src, Some("192.0.2.5".parse().unwrap()));
         assert_eq!(s.unicast_src, Some("2001:db8::5".parse().unwrap()));
         assert_eq!(fails(&[(MULTICAST_SOURCE, "x")]).var, MULTICAST_SOURCE);
-        assert_eq!(fails(&[(UNICAST_SOURCE, "192.0.2.5/24")]).var, UNICAST_SOURCE);
+        assert_eq!(
+            fails(&[(UNICAST_SOURCE, "192.0.2.5/24")]).var,
+            UNICAST_SOURCE
+        );
     }
 
     #[test]
@@ -582,7 +767,11 @@ mod tests {
             ("KEEPALIVED_OPTIONS", "-D"),
         ]);
         assert_eq!(s.warnings.len(), 4, "{:?}", s.warnings);
-        assert!(s.warnings.iter().any(|w| w.starts_with("KEEPALIVED_OPTIONS")));
+        assert!(
+            s.warnings
+                .iter()
+                .any(|w| w.starts_with("KEEPALIVED_OPTIONS"))
+        );
     }
 
     #[test]

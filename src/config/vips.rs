@@ -7,8 +7,7 @@ use super::ConfigError;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const ANY_FORM: &str =
-    "an IPv4 or IPv6 address, or a range such as 192.0.2.1-5 or 2001:db8::a-1f";
+const ANY_FORM: &str = "an IPv4 or IPv6 address, or a range such as 192.0.2.1-5 or 2001:db8::a-1f";
 const ASCENDING: &str = "an ascending range such as 192.0.2.1-5";
 
 /// Parses a VIP list: items separated by commas, spaces, tabs or newlines; order kept.
@@ -42,7 +41,8 @@ pub fn parse_vips(var: &'static str, text: &str) -> Result<Vec<IpAddr>, ConfigEr
 
 /// Splits on commas and ASCII whitespace, skipping empty items.
 pub(crate) fn split_list(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|s| !s.is_empty())
+    text.split(|c: char| c == ',' || c.is_ascii_whitespace())
+        .filter(|s| !s.is_empty())
 }
 
 /// Parses one address strictly (no leading-zero octets, no IPv4-mapped IPv6); used for
@@ -96,14 +96,20 @@ fn parse_octet(field: &str) -> Result<u8, &'static str> {
     if field.len() > 1 && field.starts_with('0') {
         return Err("octets without leading zeros (010 is ambiguous: octal 8 or decimal 10)");
     }
-    field.parse::<u16>().ok().and_then(|v| u8::try_from(v).ok()).ok_or("octets between 0 and 255")
+    field
+        .parse::<u16>()
+        .ok()
+        .and_then(|v| u8::try_from(v).ok())
+        .ok_or("octets between 0 and 255")
 }
 
 /// One list item: a single address or a range.
 fn parse_item(var: &'static str, item: &str) -> Result<Vec<IpAddr>, ConfigError> {
     let bad = |why: &str| ConfigError::new(var, item, why);
     if item.contains('/') {
-        return Err(bad("a plain address or range without a /prefix (VIPs are added as /32 or /128)"));
+        return Err(bad(
+            "a plain address or range without a /prefix (VIPs are added as /32 or /128)",
+        ));
     }
     let Some((start, end)) = item.split_once('-') else {
         let addr = parse_addr(var, item).map_err(|e| retag(e, item))?;
@@ -129,7 +135,12 @@ fn retag(mut e: ConfigError, item: &str) -> ConfigError {
 }
 
 /// `a.b.c.d-e` or `a.b.c.d-a.b.c.e`.
-fn v4_range(var: &'static str, item: &str, start: Ipv4Addr, end: &str) -> Result<Vec<IpAddr>, ConfigError> {
+fn v4_range(
+    var: &'static str,
+    item: &str,
+    start: Ipv4Addr,
+    end: &str,
+) -> Result<Vec<IpAddr>, ConfigError> {
     let s = start.octets();
     let last = if end.contains('.') {
         let e = parse_ipv4(var, end).map_err(|e| retag(e, item))?.octets();
@@ -143,17 +154,28 @@ fn v4_range(var: &'static str, item: &str, start: Ipv4Addr, end: &str) -> Result
         e[3]
     } else {
         parse_octet(end).map_err(|_| {
-            ConfigError::new(var, item, "a range end between 0 and 255 without leading zeros, such as 192.0.2.1-5")
+            ConfigError::new(
+                var,
+                item,
+                "a range end between 0 and 255 without leading zeros, such as 192.0.2.1-5",
+            )
         })?
     };
     if last < s[3] {
         return Err(ConfigError::new(var, item, ASCENDING));
     }
-    Ok((s[3]..=last).map(|o| IpAddr::V4(Ipv4Addr::new(s[0], s[1], s[2], o))).collect())
+    Ok((s[3]..=last)
+        .map(|o| IpAddr::V4(Ipv4Addr::new(s[0], s[1], s[2], o)))
+        .collect())
 }
 
 /// `x::a-b` (b = last group in hex) or `x::a-x::b`.
-fn v6_range(var: &'static str, item: &str, start: Ipv6Addr, end: &str) -> Result<Vec<IpAddr>, ConfigError> {
+fn v6_range(
+    var: &'static str,
+    item: &str,
+    start: Ipv6Addr,
+    end: &str,
+) -> Result<Vec<IpAddr>, ConfigError> {
     let s = start.segments();
     let last = if end.contains(':') {
         let e = match parse_addr(var, end).map_err(|e| retag(e, item))? {
@@ -170,14 +192,26 @@ fn v6_range(var: &'static str, item: &str, start: Ipv6Addr, end: &str) -> Result
         e[7]
     } else {
         if end.is_empty() || !end.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ConfigError::new(var, item, "a range end in hex, such as 2001:db8::a-1f"));
+            return Err(ConfigError::new(
+                var,
+                item,
+                "a range end in hex, such as 2001:db8::a-1f",
+            ));
         }
         u16::from_str_radix(end, 16).map_err(|_| {
-            ConfigError::new(var, item, "a range end of at most ffff (the last group of the address)")
+            ConfigError::new(
+                var,
+                item,
+                "a range end of at most ffff (the last group of the address)",
+            )
         })?
     };
     if last < s[7] {
-        return Err(ConfigError::new(var, item, "an ascending range such as 2001:db8::a-1f"));
+        return Err(ConfigError::new(
+            var,
+            item,
+            "an ascending range such as 2001:db8::a-1f",
+        ));
     }
     Ok((s[7]..=last)
         .map(|g| {
@@ -226,25 +260,84 @@ mod tests {
         let table: &[(&str, &[&str])] = &[
             ("192.0.2.1", &["192.0.2.1"]),
             ("192.0.2.1-3", &["192.0.2.1", "192.0.2.2", "192.0.2.3"]),
-            ("192.0.2.1-192.0.2.3", &["192.0.2.1", "192.0.2.2", "192.0.2.3"]),
+            (
+                "192.0.2.1-192.0.2.3",
+                &["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+            ),
             ("192.0.2.200-200", &["192.0.2.200"]),
-            ("192.0.2.250-255", &["192.0.2.250", "192.0.2.251", "192.0.2.252", "192.0.2.253", "192.0.2.254", "192.0.2.255"]),
+            (
+                "192.0.2.250-255",
+                &[
+                    "192.0.2.250",
+                    "192.0.2.251",
+                    "192.0.2.252",
+                    "192.0.2.253",
+                    "192.0.2.254",
+                    "192.0.2.255",
+                ],
+            ),
             // Space-separated lists work now (today they are glued together).
             ("192.0.2.1 192.0.2.2", &["192.0.2.1", "192.0.2.2"]),
-            ("192.0.2.42,198.51.100.20-22", &["192.0.2.42", "198.51.100.20", "198.51.100.21", "198.51.100.22"]),
+            (
+                "192.0.2.42,198.51.100.20-22",
+                &[
+                    "192.0.2.42",
+                    "198.51.100.20",
+                    "198.51.100.21",
+                    "198.51.100.22",
+                ],
+            ),
             // The script's own doc examples, now meaning what they say.
-            ("192.0.2.100-102 192.0.2.200-200 192.0.2.42", &["192.0.2.100", "192.0.2.101", "192.0.2.102", "192.0.2.200", "192.0.2.42"]),
-            ("192.0.2.1, 192.0.2.2,192.0.2.3-4  192.0.2.9", &["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.9"]),
-            ("192.0.2.1\n192.0.2.2\t192.0.2.3\r\n", &["192.0.2.1", "192.0.2.2", "192.0.2.3"]),
+            (
+                "192.0.2.100-102 192.0.2.200-200 192.0.2.42",
+                &[
+                    "192.0.2.100",
+                    "192.0.2.101",
+                    "192.0.2.102",
+                    "192.0.2.200",
+                    "192.0.2.42",
+                ],
+            ),
+            (
+                "192.0.2.1, 192.0.2.2,192.0.2.3-4  192.0.2.9",
+                &[
+                    "192.0.2.1",
+                    "192.0.2.2",
+                    "192.0.2.3",
+                    "192.0.2.4",
+                    "192.0.2.9",
+                ],
+            ),
+            (
+                "192.0.2.1\n192.0.2.2\t192.0.2.3\r\n",
+                &["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+            ),
             ("  ,192.0.2.7,, ", &["192.0.2.7"]),
             ("2001:db8::1", &["2001:db8::1"]),
-            ("2001:DB8:1ABC::1F39-1F3B", &["2001:db8:1abc::1f39", "2001:db8:1abc::1f3a", "2001:db8:1abc::1f3b"]),
+            (
+                "2001:DB8:1ABC::1F39-1F3B",
+                &[
+                    "2001:db8:1abc::1f39",
+                    "2001:db8:1abc::1f3a",
+                    "2001:db8:1abc::1f3b",
+                ],
+            ),
             // Lowercase IPv6 ranges work (today: bc syntax error, nothing).
-            ("2001:db8:1abc::1f39-1f3b", &["2001:db8:1abc::1f39", "2001:db8:1abc::1f3a", "2001:db8:1abc::1f3b"]),
+            (
+                "2001:db8:1abc::1f39-1f3b",
+                &[
+                    "2001:db8:1abc::1f39",
+                    "2001:db8:1abc::1f3a",
+                    "2001:db8:1abc::1f3b",
+                ],
+            ),
             ("2001:db8::fffe-FFFF", &["2001:db8::fffe", "2001:db8::ffff"]),
             ("2001:db8::a-2001:db8::b", &["2001:db8::a", "2001:db8::b"]),
             // Order is kept, not sorted.
-            ("192.0.2.9 192.0.2.1 2001:db8::5", &["192.0.2.9", "192.0.2.1", "2001:db8::5"]),
+            (
+                "192.0.2.9 192.0.2.1 2001:db8::5",
+                &["192.0.2.9", "192.0.2.1", "2001:db8::5"],
+            ),
         ];
         for (input, want) in table {
             assert_eq!(ok(input), *want, "input {input:?}");
@@ -308,6 +401,9 @@ mod tests {
     #[test]
     fn full_ipv6_range_of_65536_is_accepted_here() {
         // Size limits belong to the plan (255 VIPs per instance), not to the parser.
-        assert_eq!(parse_vips(V, "2001:db8::0-ffff").map(|v| v.len()), Ok(65536));
+        assert_eq!(
+            parse_vips(V, "2001:db8::0-ffff").map(|v| v.len()),
+            Ok(65536)
+        );
     }
 }
