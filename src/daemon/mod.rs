@@ -1,1 +1,2 @@
 //! The event loop: reads sockets, signals, children and timers, feeds the core, executes actions.
+pub mod health;

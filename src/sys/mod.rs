@@ -1,1 +1,3 @@
 //! OS adapters: the only place that talks to the kernel.
+pub mod process;
+pub mod signals;
