@@ -369,7 +369,6 @@ impl Daemon {
         for (i, action) in all {
             self.execute_one(i, action);
         }
-        self.health.stop();
         let deadline = Instant::now() + STOP_NOTIFY_GRACE;
         while !self.notify_pids.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
