@@ -174,9 +174,6 @@ fn run() -> i32 {
         Ok(src) => src,
         Err(f) => return f.report(),
     };
-    for w in &plan.warnings {
-        log::line(w);
-    }
     for l in plan.render_summary().lines() {
         log::line(l);
     }
