@@ -126,22 +126,18 @@ impl Daemon {
         loop {
             self.fire_timers();
             let timeout = if rx_pending { Some(Duration::ZERO) } else { self.next_timeout() };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    log::line(&format!("poll failed: {e}"));
-                    return 1;
-                }
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                log::line(&format!("poll failed: {e}"));
+                return 1;
             }
             if rx_pending {
                 rx_pending = self.receive();
             }
             for event in events.iter() {
                 match event.token() {
-                    SIGNALS => {
-                        if self.on_signals() {
-                            return self.shutdown();
-                        }
-                    }
+                    SIGNALS if self.on_signals() => return self.shutdown(),
                     VRRP => rx_pending = self.receive(),
                     NETLINK => self.on_netlink(),
                     HEALTH => {
@@ -164,10 +160,10 @@ impl Daemon {
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        if self.health.deadline().is_some_and(|d| d <= now) {
-            if let Some(v) = self.health.on_timer(now, self.poll.registry(), HEALTH) {
-                self.on_verdict(v);
-            }
+        if self.health.deadline().is_some_and(|d| d <= now)
+            && let Some(v) = self.health.on_timer(now, self.poll.registry(), HEALTH)
+        {
+            self.on_verdict(v);
         }
         let t = self.now();
         for i in 0..self.slots.len() {

@@ -49,8 +49,10 @@ pub enum Why {
     Up,
     /// The health check failed or the interface went down; the text says which.
     Down(String),
-    /// No advert within Master_Down_Interval (or Skew_Time after a priority-0 advert).
+    /// No advert within Master_Down_Interval.
     MasterDown,
+    /// The master left (priority-0 advert) and Skew_Time passed.
+    HandOff,
     /// A better advert arrived while we were master.
     HigherPriority { from: IpAddr, priority: u8 },
     /// Same priority, higher primary address.
@@ -120,6 +122,8 @@ pub struct Instance {
     garp_at: Option<Duration>,
     /// BACKUP with preempt_delay: when the first lower-priority advert was seen.
     preempt_since: Option<Duration>,
+    /// BACKUP: the down timer was shortened by a priority-0 advert.
+    handing_off: bool,
 }
 
 impl Instance {
@@ -132,6 +136,7 @@ impl Instance {
             advert_at: None,
             garp_at: None,
             preempt_since: None,
+            handing_off: false,
         }
     }
 
@@ -161,6 +166,7 @@ impl Instance {
         self.advert_at = None;
         self.garp_at = None;
         self.preempt_since = None;
+        self.handing_off = false;
     }
 
     /// The node's fault condition changed (health check or interface). `Init` leaves on the
@@ -197,10 +203,11 @@ impl Instance {
     }
 
     fn become_master(&mut self, now: Duration, out: &mut Actions) {
+        let why = if self.handing_off { Why::HandOff } else { Why::MasterDown };
         self.clear_timers();
         // Advert first: the old master must drop the VIPs before our GARPs go out.
         out.push(Action::SendAdvert { priority: self.params.priority });
-        self.enter(State::Master, Why::MasterDown, out);
+        self.enter(State::Master, why, out);
         out.push(Action::AddVips);
         out.push(Action::Garp);
         out.push(Action::Notify(NotifyState::Master));
@@ -251,6 +258,7 @@ impl Instance {
         let ours = self.params.priority;
         if theirs == 0 {
             self.down_at = Some(now + self.skew());
+            self.handing_off = true;
             out.push(Action::Log(Event::MasterStepsDown { from }));
             return;
         }
@@ -264,6 +272,7 @@ impl Instance {
                 self.master_interval_cs = interval_cs;
             }
             self.down_at = Some(now + self.master_down());
+            self.handing_off = false;
             if theirs >= ours {
                 self.preempt_since = None;
             } else if let (Preemption::Delay(delay), None) = (self.params.preemption, self.preempt_since) {

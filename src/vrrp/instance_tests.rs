@@ -146,8 +146,9 @@ fn priority_zero_makes_backup_take_over_after_skew() {
     let a = i.on_advert(ms(1_500), HIGHER_IP, 0, 100);
     assert!(matches!(a[0], Action::Log(Event::MasterStepsDown { .. })));
     assert_eq!(i.next_deadline(), Some(ms(1_500) + Duration::from_micros(609_375)));
-    i.on_timeout(ms(2_110));
+    let a = i.on_timeout(ms(2_110));
     assert_eq!(i.state(), State::Master);
+    assert!(matches!(a[1], Action::Log(Event::Entering { why: Why::HandOff, .. })), "{a:?}");
 }
 
 #[test]
