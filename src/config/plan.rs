@@ -48,6 +48,8 @@ pub struct Plan {
     pub unicast_src: Option<IpAddr>,
     pub firewall: bool,
     pub instances: Vec<InstancePlan>,
+    /// Where the keepalived rendering is written at start; `None` = not at all.
+    pub keepalived_conf: Option<String>,
     /// Non-fatal remarks to log once at start (ignored variables, mapped values).
     pub warnings: Vec<String>,
 }
@@ -135,6 +137,7 @@ impl Plan {
             unicast_src: s.unicast_src,
             firewall: s.firewall,
             instances,
+            keepalived_conf: s.keepalived_conf.clone(),
             warnings,
         })
     }

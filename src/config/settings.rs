@@ -46,6 +46,11 @@ pub const IPTABLES_CHAIN: &str = "OPENSHIFT_HA_IPTABLES_CHAIN";
 pub const MULTICAST_SOURCE: &str = "MULTICAST_SOURCE_IPADDRESS";
 /// `UNICAST_SOURCE_IPADDRESS`: source address of unicast adverts.
 pub const UNICAST_SOURCE: &str = "UNICAST_SOURCE_IPADDRESS";
+/// `OPENSHIFT_HA_KEEPALIVED_CONF` (extension): where the keepalived rendering of the plan is
+/// written at start; `none` turns it off.
+pub const KEEPALIVED_CONF: &str = "OPENSHIFT_HA_KEEPALIVED_CONF";
+/// Where today's image keeps its generated configuration (QE tests read it).
+pub const DEFAULT_KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 
 /// Read by today's image but without effect; accepted here with one warning each.
 const IGNORED: [(&str, &str); 4] = [
@@ -93,6 +98,8 @@ pub struct Settings {
     pub firewall: bool,
     pub mcast_src: Option<IpAddr>,
     pub unicast_src: Option<IpAddr>,
+    /// Where to write the keepalived rendering; `None` = not at all.
+    pub keepalived_conf: Option<String>,
     /// Non-fatal remarks: ignored variables, values mapped to something else.
     pub warnings: Vec<String>,
 }
@@ -250,6 +257,15 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         .map(|v| parse_addr(UNICAST_SOURCE, v))
         .transpose()?;
 
+    let keepalived_conf = match get(KEEPALIVED_CONF) {
+        None => Some(DEFAULT_KEEPALIVED_CONF.to_string()),
+        Some("none") => None,
+        Some(path) if path.starts_with('/') => Some(path.to_string()),
+        Some(path) => {
+            return Err(ConfigError::new(KEEPALIVED_CONF, path, "an absolute file path, or none"));
+        }
+    };
+
     for (var, why) in IGNORED {
         if get(var).is_some() {
             warnings.push(format!("{var} is accepted and ignored: {why}"));
@@ -275,6 +291,7 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         firewall,
         mcast_src,
         unicast_src,
+        keepalived_conf,
         warnings,
     })
 }
