@@ -18,14 +18,39 @@ pub struct PacketSocket {
 impl PacketSocket {
     /// Open a non-blocking packet socket for interface `ifindex`.
     pub fn open(ifindex: u32) -> io::Result<Self> {
-        let what = |e: io::Error| io::Error::new(e.kind(), format!("packet socket on ifindex {ifindex}: {e}"));
-        let index = i32::try_from(ifindex)
-            .map_err(|_| what(io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range")))?;
-        let fd = sockopt::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0)
-            .map_err(what)?;
-        let mut drop_all = [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: 0 }];
-        let prog = libc::sock_fprog { len: 1, filter: drop_all.as_mut_ptr() };
-        sockopt::set(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog, "SO_ATTACH_FILTER").map_err(what)?;
+        let what = |e: io::Error| {
+            io::Error::new(e.kind(), format!("packet socket on ifindex {ifindex}: {e}"))
+        };
+        let index = i32::try_from(ifindex).map_err(|_| {
+            what(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "ifindex out of range",
+            ))
+        })?;
+        let fd = sockopt::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+        .map_err(what)?;
+        let mut drop_all = [libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: drop_all.as_mut_ptr(),
+        };
+        sockopt::set(
+            &fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &prog,
+            "SO_ATTACH_FILTER",
+        )
+        .map_err(what)?;
         sockopt::bind(&fd, &ll_addr(index, 0, [0; 6])).map_err(what)?;
         Ok(PacketSocket { fd, ifindex: index })
     }
@@ -35,14 +60,21 @@ impl PacketSocket {
     /// device queue shows up as `WouldBlock` rather than stalling the caller.
     pub fn send_frame(&self, frame: &[u8]) -> io::Result<()> {
         let (Some(dst), Some(proto)) = (frame.get(..6), frame.get(12..ETH_HLEN)) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "frame shorter than an Ethernet header"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame shorter than an Ethernet header",
+            ));
         };
         let mut mac = [0u8; 6];
         mac.copy_from_slice(dst);
         // The ethertype bytes are already in network order; keep them as they are in memory.
         let sa = ll_addr(self.ifindex, u16::from_ne_bytes([proto[0], proto[1]]), mac);
-        sockopt::send_to(&self.fd, frame, 0, &sa)
-            .map_err(|e| io::Error::new(e.kind(), format!("frame send on ifindex {}: {e}", self.ifindex)))
+        sockopt::send_to(&self.fd, frame, 0, &sa).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("frame send on ifindex {}: {e}", self.ifindex),
+            )
+        })
     }
 }
 

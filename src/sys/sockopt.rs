@@ -37,7 +37,11 @@ pub(crate) fn set<T>(fd: &OwnedFd, level: i32, name: i32, value: &T, what: &str)
 pub(crate) fn bind<T>(fd: &OwnedFd, addr: &T) -> io::Result<()> {
     // SAFETY: `addr` is a valid sockaddr_* of the size passed.
     let rc = unsafe {
-        libc::bind(fd.as_raw_fd(), (addr as *const T).cast(), size_of::<T>() as libc::socklen_t)
+        libc::bind(
+            fd.as_raw_fd(),
+            (addr as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());

@@ -15,11 +15,10 @@ pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const TOS_INTERNETWORK_CONTROL: i32 = 0xC0;
 
 /// One socket that both sends and receives VRRP on one interface. Multicast loop is off, so
-/// it never sees its own adverts.
-///
-/// Unlike keepalived's separate receive socket it is not bound to 224.0.0.18 (a bound
-/// multicast source would break sending), so in multicast mode unicast VRRP to one of our
-/// addresses is received too: the caller checks the destination in the IP header.
+/// it never sees its own adverts. In multicast mode it is bound to 224.0.0.18, as keepalived's
+/// receive socket is, so unicast VRRP is not received (the kernel still picks the source
+/// route normally for sending, since a multicast bind leaves the socket's source unset).
+/// In unicast mode it is unbound: the caller checks the destination in the IP header.
 pub struct VrrpSocketV4 {
     fd: OwnedFd,
 }
@@ -34,26 +33,57 @@ impl VrrpSocketV4 {
             IPPROTO_VRRP,
         )
         .map_err(what)?;
-        let ifindex = i32::try_from(ifindex)
-            .map_err(|_| what(io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range")))?;
+        let ifindex = i32::try_from(ifindex).map_err(|_| {
+            what(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "ifindex out of range",
+            ))
+        })?;
         let (one, zero) = (1i32, 0i32);
         let ip = libc::IPPROTO_IP;
         set(&fd, ip, libc::IP_HDRINCL, &one, "IP_HDRINCL").map_err(what)?;
-        set(&fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &ifname_bytes(ifname).map_err(what)?, "SO_BINDTODEVICE")
-            .map_err(what)?;
+        set(
+            &fd,
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            &ifname_bytes(ifname).map_err(what)?,
+            "SO_BINDTODEVICE",
+        )
+        .map_err(what)?;
         let mreq = |group: Ipv4Addr| libc::ip_mreqn {
-            imr_multiaddr: libc::in_addr { s_addr: u32::from(group).to_be() },
+            imr_multiaddr: libc::in_addr {
+                s_addr: u32::from(group).to_be(),
+            },
             imr_address: libc::in_addr { s_addr: 0 },
             imr_ifindex: ifindex,
         };
-        set(&fd, ip, libc::IP_MULTICAST_IF, &mreq(Ipv4Addr::UNSPECIFIED), "IP_MULTICAST_IF").map_err(what)?;
+        set(
+            &fd,
+            ip,
+            libc::IP_MULTICAST_IF,
+            &mreq(Ipv4Addr::UNSPECIFIED),
+            "IP_MULTICAST_IF",
+        )
+        .map_err(what)?;
         set(&fd, ip, libc::IP_MULTICAST_LOOP, &zero, "IP_MULTICAST_LOOP").map_err(what)?;
         // Otherwise we would also get groups joined by any other socket on the host.
         set(&fd, ip, libc::IP_MULTICAST_ALL, &zero, "IP_MULTICAST_ALL").map_err(what)?;
         set(&fd, ip, libc::IP_TOS, &TOS_INTERNETWORK_CONTROL, "IP_TOS").map_err(what)?;
         if multicast {
-            set(&fd, ip, libc::IP_ADD_MEMBERSHIP, &mreq(VRRP_GROUP_V4), "IP_ADD_MEMBERSHIP 224.0.0.18")
-                .map_err(what)?;
+            set(
+                &fd,
+                ip,
+                libc::IP_ADD_MEMBERSHIP,
+                &mreq(VRRP_GROUP_V4),
+                "IP_ADD_MEMBERSHIP 224.0.0.18",
+            )
+            .map_err(what)?;
+            // SAFETY: all-zero is a valid sockaddr_in.
+            let mut sa: libc::sockaddr_in = unsafe { zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from(VRRP_GROUP_V4).to_be();
+            sockopt::bind(&fd, &sa)
+                .map_err(|e| what(io::Error::new(e.kind(), format!("bind 224.0.0.18: {e}"))))?;
         }
         Ok(VrrpSocketV4 { fd })
     }
@@ -65,7 +95,11 @@ impl VrrpSocketV4 {
         let mut sa: libc::sockaddr_in = unsafe { zeroed() };
         sa.sin_family = libc::AF_INET as libc::sa_family_t;
         sa.sin_addr.s_addr = u32::from(dst).to_be();
-        let flags = if dst.is_multicast() { libc::MSG_DONTROUTE } else { 0 };
+        let flags = if dst.is_multicast() {
+            libc::MSG_DONTROUTE
+        } else {
+            0
+        };
         sockopt::send_to(&self.fd, packet, flags, &sa)
             .map_err(|e| io::Error::new(e.kind(), format!("VRRP send to {dst}: {e}")))
     }
@@ -77,7 +111,14 @@ impl VrrpSocketV4 {
         loop {
             // SAFETY: `buf` is valid for writes of its length. MSG_TRUNC makes a raw socket
             // return the datagram's real length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC,
+                )
+            };
             if n >= 0 {
                 let n = n as usize;
                 if n > buf.len() {
@@ -108,7 +149,10 @@ impl AsRawFd for VrrpSocketV4 {
 fn ifname_bytes(name: &str) -> io::Result<[u8; libc::IFNAMSIZ]> {
     let mut out = [0u8; libc::IFNAMSIZ];
     if name.is_empty() || name.len() >= out.len() || name.contains('\0') {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {name:?}")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
     }
     out[..name.len()].copy_from_slice(name.as_bytes());
     Ok(out)

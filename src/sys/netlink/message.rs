@@ -67,7 +67,7 @@ const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
 /// Size of `nlmsghdr`.
-pub const NLMSG_HDRLEN: usize = 16;
+const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
 const IFADDRMSG_LEN: usize = 8;
 const RTMSG_LEN: usize = 12;
@@ -152,8 +152,6 @@ pub struct NlMsg<'a> {
 pub struct Ack<'a> {
     /// Positive errno, or 0 for a plain acknowledgement.
     pub errno: i32,
-    /// Sequence number of the request this answers (from the echoed header).
-    pub request_seq: Option<u32>,
     /// The kernel's extended-ack text, if it sent one.
     pub message: Option<&'a str>,
 }
@@ -163,11 +161,17 @@ const fn align4(n: usize) -> usize {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at.checked_add(2)?)?.try_into().ok().map(u16::from_ne_bytes)
+    b.get(at..at.checked_add(2)?)?
+        .try_into()
+        .ok()
+        .map(u16::from_ne_bytes)
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at.checked_add(4)?)?.try_into().ok().map(u32::from_ne_bytes)
+    b.get(at..at.checked_add(4)?)?
+        .try_into()
+        .ok()
+        .map(u32::from_ne_bytes)
 }
 
 /// Iterates the messages in one datagram; yields one `Err` and stops at the first bad header.
@@ -193,7 +197,9 @@ impl<'a> Iterator for Messages<'a> {
             if len < NLMSG_HDRLEN {
                 return Err(Malformed("nlmsg_len below header size"));
             }
-            let body = buf.get(NLMSG_HDRLEN..len).ok_or(Malformed("nlmsg_len beyond buffer"))?;
+            let body = buf
+                .get(NLMSG_HDRLEN..len)
+                .ok_or(Malformed("nlmsg_len beyond buffer"))?;
             let msg = NlMsg {
                 kind: u16_at(buf, 4).ok_or(Malformed("short header"))?,
                 flags: u16_at(buf, 6).ok_or(Malformed("short header"))?,
@@ -234,7 +240,10 @@ impl<'a> Iterator for Attrs<'a> {
         let buf = self.rest;
         let len = usize::from(u16_at(buf, 0)?);
         let kind = u16_at(buf, 2)? & NLA_TYPE_MASK;
-        let value = match len.checked_sub(RTA_HDRLEN).and_then(|_| buf.get(RTA_HDRLEN..len)) {
+        let value = match len
+            .checked_sub(RTA_HDRLEN)
+            .and_then(|_| buf.get(RTA_HDRLEN..len))
+        {
             Some(v) => v,
             None => {
                 self.rest = &[];
@@ -252,7 +261,6 @@ pub fn parse_ack<'a>(msg: &NlMsg<'a>) -> Result<Ack<'a>, Malformed> {
     let raw = u32_at(p, 0).ok_or(Malformed("short nlmsgerr"))? as i32;
     // The kernel sends -errno; guard against i32::MIN from garbage.
     let errno = raw.checked_neg().ok_or(Malformed("bad errno"))?.max(0);
-    let request_seq = u32_at(p, 4 + 8);
     let mut message = None;
     if msg.flags & NLM_F_ACK_TLVS != 0 {
         let echoed = if msg.flags & NLM_F_CAPPED != 0 {
@@ -260,12 +268,15 @@ pub fn parse_ack<'a>(msg: &NlMsg<'a>) -> Result<Ack<'a>, Malformed> {
         } else {
             u32_at(p, 4).map_or(NLMSG_HDRLEN, |l| l as usize)
         };
-        let tlvs = 4usize.checked_add(align4(echoed)).and_then(|at| p.get(at..)).unwrap_or(&[]);
+        let tlvs = 4usize
+            .checked_add(align4(echoed))
+            .and_then(|at| p.get(at..))
+            .unwrap_or(&[]);
         message = attrs(tlvs)
             .find(|(k, _)| *k == NLMSGERR_ATTR_MSG)
             .and_then(|(_, v)| std::str::from_utf8(cstr(v)).ok());
     }
-    Ok(Ack { errno, request_seq, message })
+    Ok(Ack { errno, message })
 }
 
 /// Decode an NLMSG_DONE payload: a positive errno if the dump failed, else 0.
@@ -277,8 +288,13 @@ fn cstr(v: &[u8]) -> &[u8] {
     v.split(|b| *b == 0).next().unwrap_or(&[])
 }
 
-/// Decode an RTM_NEWLINK / RTM_DELLINK payload.
+/// Decode an RTM_NEWLINK / RTM_DELLINK payload. Only the generic (AF_UNSPEC) form counts:
+/// bridge-port (AF_BRIDGE) notifications share the group and an RTM_DELLINK there only
+/// means "left the bridge", not "interface gone".
 pub fn parse_link(payload: &[u8]) -> Option<Link> {
+    if *payload.first()? != 0 {
+        return None;
+    }
     let index = u32_at(payload, 4)?;
     let flags = u32_at(payload, 8)?;
     let mut name = None;
@@ -290,13 +306,23 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
             _ => {}
         }
     }
-    Some(Link { index, name: name?, up: flags & IFF_UP != 0, running: flags & IFF_RUNNING != 0, mac })
+    Some(Link {
+        index,
+        name: name?,
+        up: flags & IFF_UP != 0,
+        running: flags & IFF_RUNNING != 0,
+        mac,
+    })
 }
 
 fn ip_from(family: u8, value: &[u8]) -> Option<IpAddr> {
     match family {
-        AF_INET => <[u8; 4]>::try_from(value).ok().map(|a| IpAddr::V4(Ipv4Addr::from(a))),
-        AF_INET6 => <[u8; 16]>::try_from(value).ok().map(|a| IpAddr::V6(Ipv6Addr::from(a))),
+        AF_INET => <[u8; 4]>::try_from(value)
+            .ok()
+            .map(|a| IpAddr::V4(Ipv4Addr::from(a))),
+        AF_INET6 => <[u8; 16]>::try_from(value)
+            .ok()
+            .map(|a| IpAddr::V6(Ipv6Addr::from(a))),
         _ => None,
     }
 }
@@ -316,7 +342,12 @@ pub fn parse_addr(payload: &[u8]) -> Option<AddrInfo> {
         }
     }
     // IFA_ADDRESS is the peer on point-to-point links; IFA_LOCAL is ours when present.
-    Some(AddrInfo { index, addr: local.or(address)?, prefix_len, scope })
+    Some(AddrInfo {
+        index,
+        addr: local.or(address)?,
+        prefix_len,
+        scope,
+    })
 }
 
 /// Decode an RTM_NEWROUTE payload.
@@ -456,11 +487,20 @@ mod tests {
         buf.extend(raw(NLMSG_DONE, 2, 9, &0u32.to_ne_bytes()));
         let msgs: Vec<_> = messages(&buf).collect::<Result<_, _>>().unwrap();
         assert_eq!(msgs.len(), 2);
-        assert_eq!((msgs[0].kind, msgs[0].seq, msgs[0].port), (RTM_NEWLINK, 9, 77));
+        assert_eq!(
+            (msgs[0].kind, msgs[0].seq, msgs[0].port),
+            (RTM_NEWLINK, 9, 77)
+        );
         let link = parse_link(msgs[0].payload).unwrap();
         assert_eq!(
             link,
-            Link { index: 3, name: "eth0".into(), up: true, running: true, mac: Some([2, 0, 0, 0, 0, 1]) }
+            Link {
+                index: 3,
+                name: "eth0".into(),
+                up: true,
+                running: true,
+                mac: Some([2, 0, 0, 0, 0, 1])
+            }
         );
         assert_eq!(msgs[1].kind, NLMSG_DONE);
         assert_eq!(parse_done(&msgs[1]), 0);
@@ -468,9 +508,11 @@ mod tests {
 
     #[test]
     fn link_without_ethernet_mac_and_down() {
-        let p = link_payload(1, 0, b"lo\0", &[]);
+        let mut p = link_payload(1, 0, b"lo\0", &[]);
         let link = parse_link(&p).unwrap();
         assert_eq!((link.up, link.running, link.mac), (false, false, None));
+        p[0] = 7; // AF_BRIDGE
+        assert_eq!(parse_link(&p), None);
     }
 
     #[test]
@@ -480,7 +522,15 @@ mod tests {
         p.extend(attr(IFA_ADDRESS, &[192, 0, 2, 99]));
         p.extend(attr(IFA_LOCAL, &[192, 0, 2, 1]));
         let a = parse_addr(&p).unwrap();
-        assert_eq!(a, AddrInfo { index: 5, addr: "192.0.2.1".parse().unwrap(), prefix_len: 24, scope: 0 });
+        assert_eq!(
+            a,
+            AddrInfo {
+                index: 5,
+                addr: "192.0.2.1".parse().unwrap(),
+                prefix_len: 24,
+                scope: 0
+            }
+        );
 
         let mut p6 = vec![AF_INET6, 64, 0, 253];
         p6.extend_from_slice(&2u32.to_ne_bytes());
@@ -506,7 +556,14 @@ mod tests {
         let r = parse_route(&p).unwrap();
         assert_eq!(
             r,
-            Route { family: AF_INET, dst_len: 0, table: 254, kind: RTN_UNICAST, oif: Some(7), priority: 100 }
+            Route {
+                family: AF_INET,
+                dst_len: 0,
+                table: 254,
+                kind: RTN_UNICAST,
+                oif: Some(7),
+                priority: 100
+            }
         );
 
         let mut m = vec![AF_INET, 0, 0, 0, 254, 3, 0, RTN_UNICAST, 0, 0, 0, 0];
@@ -526,11 +583,23 @@ mod tests {
         let buf = raw(NLMSG_ERROR, NLM_F_CAPPED | NLM_F_ACK_TLVS, 42, &p);
         let msg = messages(&buf).next().unwrap().unwrap();
         let ack = parse_ack(&msg).unwrap();
-        assert_eq!(ack, Ack { errno: 17, request_seq: Some(42), message: Some("address exists") });
+        assert_eq!(
+            ack,
+            Ack {
+                errno: 17,
+                message: Some("address exists")
+            }
+        );
 
         let ok = raw(NLMSG_ERROR, 0, 1, &0i32.to_ne_bytes());
         let msg = messages(&ok).next().unwrap().unwrap();
-        assert_eq!(parse_ack(&msg).unwrap(), Ack { errno: 0, request_seq: None, message: None });
+        assert_eq!(
+            parse_ack(&msg).unwrap(),
+            Ack {
+                errno: 0,
+                message: None
+            }
+        );
 
         let short = raw(NLMSG_ERROR, 0, 1, &[1, 2]);
         let msg = messages(&short).next().unwrap().unwrap();
@@ -609,7 +678,10 @@ mod tests {
         push_dump(&mut buf, RTM_GETROUTE, 5, AF_INET);
         assert_eq!(buf.len(), 16 + 12);
         let m = messages(&buf).next().unwrap().unwrap();
-        assert_eq!((m.kind, m.flags, m.seq), (RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 5));
+        assert_eq!(
+            (m.kind, m.flags, m.seq),
+            (RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 5)
+        );
         assert_eq!(m.payload[0], AF_INET);
         buf.clear();
         push_dump(&mut buf, RTM_GETLINK, 6, 0);
@@ -633,11 +705,19 @@ mod tests {
         assert_eq!(attr_kinds(&msgs[0]), vec![IFA_LOCAL]);
         assert_eq!(attr_kinds(&msgs[1]), vec![IFA_LOCAL, IFA_ADDRESS]);
         assert_eq!(&msgs[2].payload[..4], &[AF_INET6, 128, 0, 0]);
-        assert_eq!(attr_kinds(&msgs[2]), vec![IFA_LOCAL, IFA_FLAGS, IFA_CACHEINFO]);
-        let (_, ci) = attrs(&msgs[2].payload[8..]).find(|(k, _)| *k == IFA_CACHEINFO).unwrap();
+        assert_eq!(
+            attr_kinds(&msgs[2]),
+            vec![IFA_LOCAL, IFA_FLAGS, IFA_CACHEINFO]
+        );
+        let (_, ci) = attrs(&msgs[2].payload[8..])
+            .find(|(k, _)| *k == IFA_CACHEINFO)
+            .unwrap();
         assert_eq!(u32_at(ci, 0), Some(0));
         assert_eq!(u32_at(ci, 4), Some(u32::MAX));
         // Round-trip through the reply parser.
-        assert_eq!(parse_addr(msgs[0].payload).unwrap().addr, "192.0.2.10".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            parse_addr(msgs[0].payload).unwrap().addr,
+            "192.0.2.10".parse::<IpAddr>().unwrap()
+        );
     }
 }

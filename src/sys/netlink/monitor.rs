@@ -35,10 +35,14 @@ pub fn is_overflow(e: &io::Error) -> bool {
 impl Monitor {
     /// Open and subscribe (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR).
     pub fn open() -> io::Result<Monitor> {
-        let groups = (libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR) as u32;
+        let groups =
+            (libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR) as u32;
         let sock = NlSocket::open(groups, true)?;
         sock.grow_rcvbuf(MONITOR_RCVBUF);
-        Ok(Monitor { sock, buf: vec![0; RECV_BUF] })
+        Ok(Monitor {
+            sock,
+            buf: vec![0; RECV_BUF],
+        })
     }
 
     /// Append every pending event to `out`, reading until EAGAIN (so edge-triggered polling
@@ -68,8 +72,13 @@ impl Monitor {
             for msg in m::messages(&self.buf[..d.len]).map_while(Result::ok) {
                 let event = match msg.kind {
                     m::RTM_NEWLINK => m::parse_link(msg.payload).map(NetEvent::Link),
-                    m::RTM_DELLINK => m::parse_link(msg.payload)
-                        .map(|l| NetEvent::Link(Link { up: false, running: false, ..l })),
+                    m::RTM_DELLINK => m::parse_link(msg.payload).map(|l| {
+                        NetEvent::Link(Link {
+                            up: false,
+                            running: false,
+                            ..l
+                        })
+                    }),
                     m::RTM_NEWADDR => m::parse_addr(msg.payload).map(NetEvent::AddrAdded),
                     m::RTM_DELADDR => m::parse_addr(msg.payload).map(NetEvent::AddrRemoved),
                     _ => None,

@@ -26,13 +26,24 @@ impl Rtnl {
     pub fn open() -> io::Result<Rtnl> {
         let sock = NlSocket::open(0, false)?;
         let tv = libc::timeval {
-            tv_sec: REPLY_TIMEOUT_MS / 1000,
-            tv_usec: (REPLY_TIMEOUT_MS % 1000) * 1000,
+            tv_sec: (REPLY_TIMEOUT_MS / 1000) as libc::time_t,
+            tv_usec: ((REPLY_TIMEOUT_MS % 1000) * 1000) as libc::suseconds_t,
         };
-        sockopt::set(sock.fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv, "SO_RCVTIMEO")?;
+        sockopt::set(
+            sock.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv,
+            "SO_RCVTIMEO",
+        )?;
         // A fresh, arbitrary start keeps replies to a previous process' socket apart.
         let seq = std::process::id().wrapping_mul(0x9E37_79B9);
-        Ok(Rtnl { sock, seq, buf: vec![0; RECV_BUF], req: Vec::new() })
+        Ok(Rtnl {
+            sock,
+            seq,
+            buf: vec![0; RECV_BUF],
+            req: Vec::new(),
+        })
     }
 
     /// All interfaces (RTM_GETLINK dump).
@@ -57,7 +68,9 @@ impl Rtnl {
             let routes = self.dump(m::RTM_GETROUTE, family, m::RTM_NEWROUTE, m::parse_route)?;
             let best = routes
                 .iter()
-                .filter(|r| r.dst_len == 0 && r.table == m::RT_TABLE_MAIN && r.kind == m::RTN_UNICAST)
+                .filter(|r| {
+                    r.dst_len == 0 && r.table == m::RT_TABLE_MAIN && r.kind == m::RTN_UNICAST
+                })
                 .filter_map(|r| Some((r.priority, r.oif?)))
                 .min_by_key(|(prio, _)| *prio);
             if let Some((_, oif)) = best {
@@ -95,7 +108,10 @@ impl Rtnl {
         loop {
             let d = self.sock.recv(&mut self.buf).map_err(|e| {
                 if e.kind() == io::ErrorKind::WouldBlock {
-                    io::Error::new(io::ErrorKind::TimedOut, format!("{what}: no reply from the kernel"))
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{what}: no reply from the kernel"),
+                    )
                 } else {
                     ctx(e, what)
                 }
@@ -104,7 +120,10 @@ impl Rtnl {
                 continue;
             }
             if d.truncated {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{what}: reply truncated")));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{what}: reply truncated"),
+                ));
             }
             return Ok(d.len);
         }
@@ -134,7 +153,9 @@ impl Rtnl {
             'recv: loop {
                 let n = self.recv(what)?;
                 for msg in m::messages(&self.buf[..n]) {
-                    let msg = msg.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}")))?;
+                    let msg = msg.map_err(|e| {
+                        io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}"))
+                    })?;
                     if msg.seq != seq || msg.port != self.sock.port() {
                         continue; // a late reply to an earlier, abandoned request
                     }
@@ -152,7 +173,7 @@ impl Rtnl {
                             return Err(kernel_error(what, ack.errno, ack.message));
                         }
                         m::NLMSG_OVERRUN => {
-                            return Err(io::Error::new(io::ErrorKind::Other, format!("{what}: overrun")));
+                            return Err(io::Error::other(format!("{what}: overrun")));
                         }
                         kind if kind == reply => out.extend(parse(msg.payload)),
                         _ => {}
@@ -168,8 +189,18 @@ impl Rtnl {
     }
 
     /// Send `addrs` as `kind` requests in batches and collect one ack per request.
-    fn change_addrs(&mut self, kind: u16, index: u32, addrs: &[IpAddr], ok: &[i32]) -> io::Result<()> {
-        let op = if kind == m::RTM_NEWADDR { "RTM_NEWADDR" } else { "RTM_DELADDR" };
+    fn change_addrs(
+        &mut self,
+        kind: u16,
+        index: u32,
+        addrs: &[IpAddr],
+        ok: &[i32],
+    ) -> io::Result<()> {
+        let op = if kind == m::RTM_NEWADDR {
+            "RTM_NEWADDR"
+        } else {
+            "RTM_DELADDR"
+        };
         let mut first_err: Option<io::Error> = None;
         let mut failures = 0usize;
         for chunk in addrs.chunks(BATCH) {
@@ -185,7 +216,10 @@ impl Rtnl {
                 format!("{op} {a}/{plen} on ifindex {index}")
             };
             if let Err(e) = self.sock.send(&self.req) {
-                return Err(ctx(e, &format!("{op} batch of {} on ifindex {index}", chunk.len())));
+                return Err(ctx(
+                    e,
+                    &format!("{op} batch of {} on ifindex {index}", chunk.len()),
+                ));
             }
             let mut acked = vec![false; chunk.len()];
             let mut pending = chunk.len();
@@ -193,9 +227,15 @@ impl Rtnl {
                 let what = describe(acked.iter().position(|a| !a).unwrap_or(0));
                 let n = self.recv(&what)?;
                 for msg in m::messages(&self.buf[..n]) {
-                    let msg = msg.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}")))?;
+                    let msg = msg.map_err(|e| {
+                        io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}"))
+                    })?;
                     let i = msg.seq.wrapping_sub(first) as usize;
-                    if msg.kind != m::NLMSG_ERROR || msg.port != self.sock.port() || i >= chunk.len() || acked[i] {
+                    if msg.kind != m::NLMSG_ERROR
+                        || msg.port != self.sock.port()
+                        || i >= chunk.len()
+                        || acked[i]
+                    {
                         continue;
                     }
                     acked[i] = true;
@@ -203,15 +243,18 @@ impl Rtnl {
                     let ack = parse_ack(&msg, &describe(i))?;
                     if ack.errno != 0 && !ok.contains(&ack.errno) {
                         failures += 1;
-                        first_err.get_or_insert_with(|| kernel_error(&describe(i), ack.errno, ack.message));
+                        first_err.get_or_insert_with(|| {
+                            kernel_error(&describe(i), ack.errno, ack.message)
+                        });
                     }
                 }
             }
         }
         match first_err {
-            Some(e) if failures > 1 => {
-                Err(io::Error::new(e.kind(), format!("{e} (and {} more failed)", failures - 1)))
-            }
+            Some(e) if failures > 1 => Err(io::Error::new(
+                e.kind(),
+                format!("{e} (and {} more failed)", failures - 1),
+            )),
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -219,7 +262,8 @@ impl Rtnl {
 }
 
 fn parse_ack<'a>(msg: &NlMsg<'a>, what: &str) -> io::Result<m::Ack<'a>> {
-    m::parse_ack(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}")))
+    m::parse_ack(msg)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}")))
 }
 
 /// An errno from the kernel, with context and the extended-ack text when there is one.

@@ -35,8 +35,20 @@ impl NlSocket {
             .map_err(|e| ctx(e, "socket(AF_NETLINK)"))?;
         // Acks carry only the echoed header, and errors carry the kernel's text; both optional.
         let one: i32 = 1;
-        let _ = sockopt::set(&fd, libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, &one, "NETLINK_CAP_ACK");
-        let _ = sockopt::set(&fd, libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, &one, "NETLINK_EXT_ACK");
+        let _ = sockopt::set(
+            &fd,
+            libc::SOL_NETLINK,
+            libc::NETLINK_CAP_ACK,
+            &one,
+            "NETLINK_CAP_ACK",
+        );
+        let _ = sockopt::set(
+            &fd,
+            libc::SOL_NETLINK,
+            libc::NETLINK_EXT_ACK,
+            &one,
+            "NETLINK_EXT_ACK",
+        );
         // SAFETY: all-zero is a valid sockaddr_nl.
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
         sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -48,7 +60,10 @@ impl NlSocket {
         if rc < 0 {
             return Err(ctx(io::Error::last_os_error(), "getsockname(AF_NETLINK)"));
         }
-        Ok(NlSocket { fd, port: sa.nl_pid })
+        Ok(NlSocket {
+            fd,
+            port: sa.nl_pid,
+        })
     }
 
     /// Our port id: replies to our requests carry it in `nlmsg_pid`.
@@ -63,8 +78,22 @@ impl NlSocket {
 
     /// Ask for a larger receive buffer: privileged (FORCE) first, then within rmem_max.
     pub fn grow_rcvbuf(&self, bytes: i32) {
-        if sockopt::set(&self.fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes, "SO_RCVBUFFORCE").is_err() {
-            let _ = sockopt::set(&self.fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &bytes, "SO_RCVBUF");
+        if sockopt::set(
+            &self.fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &bytes,
+            "SO_RCVBUFFORCE",
+        )
+        .is_err()
+        {
+            let _ = sockopt::set(
+                &self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &bytes,
+                "SO_RCVBUF",
+            );
         }
     }
 
@@ -81,7 +110,10 @@ impl NlSocket {
         loop {
             // SAFETY: zeroed sockaddr_nl/msghdr/iovec are valid; pointers below outlive the call.
             let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-            let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+            let mut iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
             let mut msg: libc::msghdr = unsafe { zeroed() };
             msg.msg_name = (&raw mut sa).cast();
             msg.msg_namelen = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
