@@ -181,6 +181,8 @@ impl Daemon {
             match self.sender.socket.recv(&mut buf) {
                 Ok(Some(n)) => self.on_packet(&buf[..n]),
                 Ok(None) => return false,
+                // One oversized datagram was dropped; the socket is fine, keep draining.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => self.drops.counters.count("oversized"),
                 Err(e) => {
                     log::line(&format!("VRRP receive error: {e}"));
                     return false;
