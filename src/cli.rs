@@ -25,6 +25,7 @@ Usage:
                                print the equivalent keepalived.conf
   ipfailover cleanup           remove this configuration's VIPs (also as remove-failover.sh)
   ipfailover --help | --version
+  pgrep [-f] [-o|-n] PATTERN   (when called as pgrep) for the liveness probe
 
 Configuration errors exit with status 2 before anything on the host is changed.";
 
@@ -35,6 +36,9 @@ pub fn main() -> i32 {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = if args.is_empty() { OsString::new() } else { args.remove(0) };
     let called_as = std::path::Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned());
+    if called_as.as_deref() == Some("pgrep") {
+        return crate::pgrep::main(args);
+    }
     let mut pargs = pico_args::Arguments::from_vec(args);
     if pargs.contains(["-h", "--help"]) {
         println!("{USAGE}");
@@ -157,6 +161,28 @@ fn source_address(plan: &Plan) -> Result<Ipv4Addr, Failure> {
     }
 }
 
+/// Best effort, as today's image: QE tests and operators read the generated keepalived.conf.
+fn write_keepalived_conf(plan: &Plan) {
+    let Some(path) = &plan.keepalived_conf else { return };
+    let path = std::path::Path::new(path);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, plan.render_keepalived_conf()));
+    if let Err(e) = written {
+        log::line(&format!("cannot write {} (not needed to run): {e}", path.display()));
+    }
+}
+
+/// The documented liveness probe is `pgrep keepalived`, which matches the process name.
+fn set_process_name() {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NAME, c"keepalived".as_ptr() as libc::c_ulong, 0, 0, 0) };
+    if rc != 0 {
+        log::line(&format!("cannot set the process name: {}", std::io::Error::last_os_error()));
+    }
+}
+
 fn run() -> i32 {
     let (plan, host, mut rtnl) = match load() {
         Ok(loaded) => loaded,
@@ -177,6 +203,8 @@ fn run() -> i32 {
     for l in plan.render_summary().lines() {
         log::line(l);
     }
+    write_keepalived_conf(&plan);
+    set_process_name();
     // Signals first: every child we start must find them blocked here and unblocked in itself.
     let signals = match SignalFd::new(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD]) {
         Ok(s) => s,

@@ -70,7 +70,7 @@ impl Plan {
         );
         let _ = writeln!(
             out,
-            "global_defs {{\n   max_auto_priority 99\n   router_id {router_id}\n}}\n"
+            "global_defs {{\n   max_auto_priority 99\n   router_id {router_id}\n   enable_script_security\n   script_user root\n}}\n"
         );
         let _ = writeln!(out, "vrrp_script {chk} {{");
         let _ = writeln!(out, "   script \"{}\"", self.check_command());
@@ -91,9 +91,8 @@ impl Plan {
         let same_family = |a: &IpAddr| a.is_ipv4() == is_v4;
         let _ = writeln!(out, "vrrp_instance {} {{", inst.name);
         let _ = writeln!(out, "   interface {}", self.interface);
-        if inst.master_type {
-            let _ = writeln!(out, "   state MASTER");
-        }
+        // No `state MASTER`: keepalived would then drop the preemption setting, while this
+        // plan applies it to every instance (contract §2). Without it keepalived behaves as we do.
         let _ = writeln!(out, "   virtual_router_id {}", inst.vrid);
         let _ = writeln!(out, "   priority {}", inst.priority);
         if let Some(line) = preemption_line(inst.preemption) {
@@ -101,7 +100,9 @@ impl Plan {
         }
         // VRRPv3 (IPv6) has no authentication; keepalived would ignore the block.
         if is_v4 {
-            let pass = self.config_name.split_whitespace().next().unwrap_or("");
+            // What keepalived keeps of auth_pass anyway (first word, 8 bytes); saying so spares
+            // `keepalived --config-test` its "Truncating auth_pass" error.
+            let pass = String::from_utf8_lossy(&self.password).trim_end_matches('\0').to_string();
             let _ = writeln!(
                 out,
                 "   authentication {{\n      auth_type PASS\n      auth_pass {pass}\n   }}"
@@ -239,16 +240,16 @@ mod tests {
             "   router_id OpenShift_IPFailover\n",
             "vrrp_script chk_OpenShift_IPFailover {\n   script \"/bin/bash -c '</dev/tcp/10.0.2.15/80'\"\n   interval 2\n}",
             "vrrp_instance OpenShift_IPFailover_VIP_1 {\n   interface eth0\n   virtual_router_id 11\n",
-            "vrrp_instance OpenShift_IPFailover_VIP_2 {\n   interface eth0\n   state MASTER\n   virtual_router_id 12\n   priority 240\n   preempt_delay 300\n",
+            "vrrp_instance OpenShift_IPFailover_VIP_2 {\n   interface eth0\n   virtual_router_id 12\n   priority 240\n   preempt_delay 300\n",
             "   virtual_router_id 13\n",
-            "      auth_type PASS\n      auth_pass OpenShift-IPFailover\n",
+            "      auth_type PASS\n      auth_pass OpenShif\n",
             "   track_script {\n      chk_OpenShift_IPFailover\n   }\n",
             "   virtual_ipaddress {\n      10.0.2.101 dev eth0\n   }\n}\n",
         ] {
             assert!(conf.contains(want), "missing {want:?} in\n{conf}");
         }
         assert_eq!(conf.matches("vrrp_instance ").count(), 3);
-        assert_eq!(conf.matches("state MASTER").count(), 1);
+        assert!(!conf.contains("state MASTER"), "preemption applies to every instance");
         assert!(!conf.contains("notify") && !conf.contains("unicast") && !conf.contains("mcast"));
     }
 
