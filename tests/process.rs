@@ -142,7 +142,8 @@ fn wait_for(pid: i32) -> Option<Exit> {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ipfailover-proc-{}", std::process::id()));
+    // One fixed directory, so that runs do not pile up; tests hold `LOCK` while using it.
+    let dir = std::env::temp_dir().join("ipfailover-proc-tests");
     std::fs::create_dir_all(&dir).expect("tmp dir");
     dir.join(name)
 }
