@@ -45,8 +45,16 @@ enum Kind {
 #[derive(Debug)]
 enum Run {
     Idle,
-    Script { pid: i32, output: Option<io::PipeReader>, kept: Vec<u8>, truncated: bool },
-    Tcp { stream: TcpStream, addr: SocketAddrV4 },
+    Script {
+        pid: i32,
+        output: Option<io::PipeReader>,
+        kept: Vec<u8>,
+        truncated: bool,
+    },
+    Tcp {
+        stream: TcpStream,
+        addr: SocketAddrV4,
+    },
 }
 
 /// One health check and its schedule.
@@ -66,10 +74,19 @@ impl Health {
     pub fn new(check: &Check, node_ip: Option<Ipv4Addr>, interval: Duration, now: Instant) -> Self {
         let kind = match check {
             Check::Script(s) => Kind::Script(s.argv.clone()),
-            Check::Tcp(port) => Kind::Tcp { ip: node_ip, port: *port },
+            Check::Tcp(port) => Kind::Tcp {
+                ip: node_ip,
+                port: *port,
+            },
             Check::Disabled => Kind::Disabled,
         };
-        Health { kind, interval, next: Some(now), run: Run::Idle, kill: None }
+        Health {
+            kind,
+            interval,
+            next: Some(now),
+            run: Run::Idle,
+            kill: None,
+        }
     }
 
     /// When the loop must call [`Health::on_timer`] next; `None` = never.
@@ -104,7 +121,12 @@ impl Health {
     /// Our script `pid` ended: its verdict. Other pids are ignored (`None`).
     pub fn on_child_exit(&mut self, pid: i32, exit: Exit) -> Option<Verdict> {
         match &mut self.run {
-            Run::Script { pid: p, output, kept, truncated } if *p == pid => {
+            Run::Script {
+                pid: p,
+                output,
+                kept,
+                truncated,
+            } if *p == pid => {
                 // Whatever the script wrote is in the pipe already. Dropping our read end
                 // also removes it from epoll (it is the only descriptor of that pipe end).
                 if let Some(r) = output.take() {
@@ -126,7 +148,12 @@ impl Health {
     pub fn on_ready(&mut self, registry: &Registry) -> Option<Verdict> {
         match &mut self.run {
             Run::Idle => None,
-            Run::Script { output, kept, truncated, .. } => {
+            Run::Script {
+                output,
+                kept,
+                truncated,
+                ..
+            } => {
                 if let Some(r) = output
                     && drain(r, kept, truncated)
                 {
@@ -139,9 +166,10 @@ impl Health {
                 let verdict = match connect_result(stream) {
                     None => return None, // spurious wake-up, still connecting
                     Some(Ok(())) => Verdict::Healthy,
-                    Some(Err(e)) => {
-                        Verdict::Unhealthy(format!("connect to {addr}: {}", process::error_text(&e)))
-                    }
+                    Some(Err(e)) => Verdict::Unhealthy(format!(
+                        "connect to {addr}: {}",
+                        process::error_text(&e)
+                    )),
                 };
                 let _ = registry.deregister(stream);
                 self.run = Run::Idle;
@@ -154,7 +182,9 @@ impl Health {
     pub fn describe(&self) -> String {
         match &self.kind {
             Kind::Script(argv) => format!("script {} every {:?}", argv.join(" "), self.interval),
-            Kind::Tcp { ip: Some(ip), port } => format!("tcp {ip}:{port} every {:?}", self.interval),
+            Kind::Tcp { ip: Some(ip), port } => {
+                format!("tcp {ip}:{port} every {:?}", self.interval)
+            }
             Kind::Tcp { ip: None, port } => {
                 format!("tcp <no IPv4>:{port} every {:?}", self.interval)
             }
@@ -177,12 +207,20 @@ impl Health {
                 };
                 if let Some(r) = &spawned.output {
                     // Unregistered, the pipe is still drained when the script exits.
-                    let _ = registry.register(&mut SourceFd(&r.as_raw_fd()), token, Interest::READABLE);
+                    let _ =
+                        registry.register(&mut SourceFd(&r.as_raw_fd()), token, Interest::READABLE);
                 }
-                Run::Script { pid: spawned.pid, output: spawned.output, kept: Vec::new(), truncated: false }
+                Run::Script {
+                    pid: spawned.pid,
+                    output: spawned.output,
+                    kept: Vec::new(),
+                    truncated: false,
+                }
             }
             Kind::Tcp { ip: None, .. } => {
-                return Some(Verdict::Unhealthy("no IPv4 address on the interface".to_string()));
+                return Some(Verdict::Unhealthy(
+                    "no IPv4 address on the interface".to_string(),
+                ));
             }
             Kind::Tcp { ip: Some(ip), port } => {
                 let addr = SocketAddrV4::new(*ip, *port);
@@ -292,7 +330,10 @@ mod tests {
 
     #[test]
     fn one_line_escapes_and_marks_truncation() {
-        assert_eq!(one_line(b"  bad\tthing\nsecond\x1b[0m\n", false), "bad\\tthing\\nsecond\\u{1b}[0m");
+        assert_eq!(
+            one_line(b"  bad\tthing\nsecond\x1b[0m\n", false),
+            "bad\\tthing\\nsecond\\u{1b}[0m"
+        );
         assert_eq!(one_line(b"abc", true), "abc...");
         assert_eq!(one_line(b"\xffok", false), "\u{fffd}ok");
     }
@@ -303,9 +344,15 @@ mod tests {
         let t0 = Instant::now();
         let mut h = Health::new(&Check::Disabled, None, Duration::from_secs(2), t0);
         assert_eq!(h.deadline(), Some(t0));
-        assert_eq!(h.on_timer(t0, poll.registry(), Token(0)), Some(Verdict::Healthy));
+        assert_eq!(
+            h.on_timer(t0, poll.registry(), Token(0)),
+            Some(Verdict::Healthy)
+        );
         assert_eq!(h.deadline(), None);
-        assert_eq!(h.on_timer(t0 + Duration::from_secs(10), poll.registry(), Token(0)), None);
+        assert_eq!(
+            h.on_timer(t0 + Duration::from_secs(10), poll.registry(), Token(0)),
+            None
+        );
         assert_eq!(h.describe(), "disabled");
     }
 
@@ -315,7 +362,9 @@ mod tests {
         let t0 = Instant::now();
         let i = Duration::from_secs(2);
         let mut h = Health::new(&Check::Tcp(80), None, i, t0);
-        let bad = Some(Verdict::Unhealthy("no IPv4 address on the interface".into()));
+        let bad = Some(Verdict::Unhealthy(
+            "no IPv4 address on the interface".into(),
+        ));
         assert_eq!(h.on_timer(t0, poll.registry(), Token(0)), bad);
         assert_eq!(h.deadline(), Some(t0 + i));
         assert_eq!(h.on_timer(t0 + i / 2, poll.registry(), Token(0)), None);
@@ -327,14 +376,27 @@ mod tests {
         let t0 = Instant::now();
         let i = Duration::from_secs(2);
         let ip = Some(Ipv4Addr::new(192, 0, 2, 11));
-        assert_eq!(Health::new(&Check::Tcp(80), ip, i, t0).describe(), "tcp 192.0.2.11:80 every 2s");
-        let s = Check::Script(Script { argv: vec!["/x".into(), "a".into()] });
-        assert_eq!(Health::new(&s, ip, i, t0).describe(), "script /x a every 2s");
+        assert_eq!(
+            Health::new(&Check::Tcp(80), ip, i, t0).describe(),
+            "tcp 192.0.2.11:80 every 2s"
+        );
+        let s = Check::Script(Script {
+            argv: vec!["/x".into(), "a".into()],
+        });
+        assert_eq!(
+            Health::new(&s, ip, i, t0).describe(),
+            "script /x a every 2s"
+        );
     }
 
     #[test]
     fn foreign_pids_are_ignored() {
-        let mut h = Health::new(&Check::Disabled, None, Duration::from_secs(2), Instant::now());
+        let mut h = Health::new(
+            &Check::Disabled,
+            None,
+            Duration::from_secs(2),
+            Instant::now(),
+        );
         assert_eq!(h.on_child_exit(12345, Exit::Code(0)), None);
     }
 }

@@ -4,8 +4,9 @@
 //! protocol code and needs no async-signal-safe handler.
 //!
 //! Children must start with an empty signal mask, or a script would ignore SIGTERM
-//! from our own timeout. `std::process::Command` (used by [`super::process`]) clears
-//! the mask in the child before exec; `tests/process.rs` checks this.
+//! from our own timeout. `std::process::Command` does **not** clear the mask in the
+//! child (a blocked mask survives exec), so [`super::process::spawn_script`] clears it
+//! itself; `tests/process.rs` checks this. Spawn children only through it.
 use std::io;
 use std::mem::{MaybeUninit, size_of};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -49,7 +50,9 @@ impl SignalFd {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        Ok(SignalFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(SignalFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     /// Takes one pending signal; `None` when none is pending.
