@@ -5,3 +5,4 @@ pub mod process;
 pub mod signals;
 mod sockopt;
 pub mod vrrp_socket;
+pub mod vrrp_socket_v6;

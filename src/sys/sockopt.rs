@@ -75,3 +75,23 @@ pub(crate) fn send_to<T>(fd: &OwnedFd, data: &[u8], flags: i32, addr: &T) -> io:
         }
     }
 }
+
+/// SO_BINDTODEVICE to interface `name`: traffic only to and from that interface.
+pub(crate) fn bind_to_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
+    let mut ifname = [0u8; libc::IFNAMSIZ];
+    // The kernel wants a NUL-terminated name of at most IFNAMSIZ - 1 bytes.
+    if name.is_empty() || name.len() >= ifname.len() || name.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    ifname[..name.len()].copy_from_slice(name.as_bytes());
+    set(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_BINDTODEVICE,
+        &ifname,
+        "SO_BINDTODEVICE",
+    )
+}

@@ -2,6 +2,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod ipv4;
+pub mod ndisc;
 pub mod vrrp;
 
 pub use vrrp::DecodeError;
