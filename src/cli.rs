@@ -4,16 +4,17 @@ use crate::config::error::EXIT_CONFIG;
 use crate::config::{ConfigError, Plan, Settings};
 use crate::daemon::event_loop::Daemon;
 use crate::daemon::host::{self, Host, HostError};
-use crate::daemon::transmit::Sender;
+use crate::daemon::transmit::{self, Sender};
 use crate::log;
 use crate::sys::netlink::Rtnl;
 use crate::sys::packet_socket::PacketSocket;
 use crate::sys::process;
 use crate::sys::signals::SignalFd;
 use crate::sys::vrrp_socket::VrrpSocketV4;
+use crate::sys::vrrp_socket_v6::VrrpSocketV6;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 const USAGE: &str = "\
 ipfailover: VRRP failover for OpenShift, configured by OPENSHIFT_HA_* variables
@@ -143,22 +144,25 @@ fn join(addrs: &[IpAddr]) -> String {
     addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
 }
 
-/// The address our adverts come from: the configured override, else the node IPv4.
-fn source_address(plan: &Plan) -> Result<Ipv4Addr, Failure> {
-    let configured = if plan.unicast_peers.is_empty() { plan.mcast_src } else { plan.unicast_src };
-    match configured.or(plan.node_ipv4.map(IpAddr::V4)) {
-        Some(IpAddr::V4(v4)) => Ok(v4),
-        Some(IpAddr::V6(v6)) => Err(Failure::Config(ConfigError {
-            var: if plan.unicast_peers.is_empty() { "MULTICAST_SOURCE_IPADDRESS" } else { "UNICAST_SOURCE_IPADDRESS" },
-            item: v6.to_string(),
-            expected: "an IPv4 address for IPv4 VIPs".to_string(),
-        })),
-        None => Err(Failure::Config(ConfigError {
-            var: "OPENSHIFT_HA_NETWORK_INTERFACE",
+/// The address our adverts of one family come from: the configured override, else the
+/// node IPv4 (IPv4) or the interface's link-local address (IPv6, as keepalived).
+fn source_address(plan: &Plan, host: &Host, v6: bool) -> Result<IpAddr, Failure> {
+    let (var, configured) = if plan.unicast_peers.is_empty() {
+        ("MULTICAST_SOURCE_IPADDRESS", plan.mcast_src)
+    } else {
+        ("UNICAST_SOURCE_IPADDRESS", plan.unicast_src)
+    };
+    let fallback = if v6 { host.link_local.map(IpAddr::V6) } else { plan.node_ipv4.map(IpAddr::V4) };
+    configured.filter(|a| a.is_ipv6() == v6).or(fallback).ok_or_else(|| {
+        Failure::Config(ConfigError {
+            var: if configured.is_some() { var } else { "OPENSHIFT_HA_NETWORK_INTERFACE" },
             item: plan.interface.clone(),
-            expected: "an interface with an IPv4 address (VRRP adverts need a source address)".to_string(),
-        })),
-    }
+            expected: format!(
+                "an interface with {} address (VRRP adverts need a source address)",
+                if v6 { "a link-local IPv6" } else { "an IPv4" }
+            ),
+        })
+    })
 }
 
 /// Best effort, as today's image: QE tests and operators read the generated keepalived.conf.
@@ -188,15 +192,12 @@ fn run() -> i32 {
         Ok(loaded) => loaded,
         Err(f) => return f.report(),
     };
-    if let Some(v6) = plan.instances.iter().find(|i| i.vips.iter().any(IpAddr::is_ipv6)) {
-        return Failure::Config(ConfigError {
-            var: "OPENSHIFT_HA_VIRTUAL_IPS",
-            item: join(&v6.vips),
-            expected: "IPv4 addresses: IPv6 VIPs (VRRPv3) are not supported by this build yet".to_string(),
-        })
-        .report();
-    }
-    let src = match source_address(&plan) {
+    let has = |v6: bool| plan.instances.iter().any(|i| i.vips.first().is_some_and(|a| a.is_ipv6() == v6));
+    let src4 = match has(false).then(|| source_address(&plan, &host, false)).transpose() {
+        Ok(src) => src,
+        Err(f) => return f.report(),
+    };
+    let src6 = match has(true).then(|| source_address(&plan, &host, true)).transpose() {
         Ok(src) => src,
         Err(f) => return f.report(),
     };
@@ -218,25 +219,7 @@ fn run() -> i32 {
     if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
         log::line(&format!("cannot remove stale VIPs: {e}"));
     }
-    let multicast = plan.unicast_peers.is_empty();
-    let sender = VrrpSocketV4::open(host.link.index, &host.link.name, multicast).and_then(|socket| {
-        Ok(Sender {
-            socket,
-            packet: PacketSocket::open(host.link.index)?,
-            src,
-            mac: host.link.mac.unwrap_or([0; 6]),
-            password: plan.password,
-            peers: plan
-                .unicast_peers
-                .iter()
-                .filter_map(|p| match p {
-                    IpAddr::V4(v4) => Some(*v4),
-                    IpAddr::V6(_) => None,
-                })
-                .collect(),
-        })
-    });
-    let sender = match sender {
+    let sender = match open_sender(&plan, &host, src4, src6) {
         Ok(s) => s,
         Err(e) => return Failure::Host(format!("cannot open VRRP sockets on {}: {e}", host.link.name)).report(),
     };
@@ -244,4 +227,34 @@ fn run() -> i32 {
         Ok(mut daemon) => daemon.run(),
         Err(e) => Failure::Host(format!("cannot start the event loop: {e}")).report(),
     }
+}
+
+/// Opens the sockets each family in the plan needs.
+fn open_sender(plan: &Plan, host: &Host, src4: Option<IpAddr>, src6: Option<IpAddr>) -> std::io::Result<Sender> {
+    let (index, name) = (host.link.index, host.link.name.as_str());
+    let multicast = plan.unicast_peers.is_empty();
+    let v4 = match src4 {
+        Some(IpAddr::V4(src)) => Some(transmit::V4 {
+            socket: VrrpSocketV4::open(index, name, multicast)?,
+            src,
+            peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V4(a) = p { Some(*a) } else { None }).collect(),
+        }),
+        _ => None,
+    };
+    let v6 = match src6 {
+        Some(IpAddr::V6(src)) => Some(transmit::V6 {
+            socket: VrrpSocketV6::open(index, name, multicast)?,
+            src,
+            peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V6(a) = p { Some(*a) } else { None }).collect(),
+        }),
+        _ => None,
+    };
+    Ok(Sender {
+        v4,
+        v6,
+        packet: PacketSocket::open(index)?,
+        ifname: name.to_string(),
+        mac: host.link.mac.unwrap_or([0; 6]),
+        password: plan.password,
+    })
 }

@@ -4,14 +4,15 @@ use super::health::{Health, Verdict};
 use super::host::Host;
 use super::receive::{self, Counters, Drops};
 use super::report;
-use super::transmit::Sender;
+use super::transmit::{self, Sender};
 use crate::config::{InstancePlan, Plan};
 use crate::log;
 use crate::sys::netlink::{Monitor, NetEvent, Rtnl};
 use crate::sys::process;
 use crate::sys::signals::SignalFd;
 use crate::vrrp::{Action, Actions, Instance, NotifyState, Params, State, Why};
-use crate::wire::vrrp::Version;
+use crate::vrrp::validate::validate;
+use crate::wire::vrrp::Advert;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io;
@@ -20,9 +21,10 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 const SIGNALS: Token = Token(0);
-const VRRP: Token = Token(1);
-const NETLINK: Token = Token(2);
-const HEALTH: Token = Token(3);
+const VRRP4: Token = Token(1);
+const VRRP6: Token = Token(2);
+const NETLINK: Token = Token(3);
+const HEALTH: Token = Token(4);
 
 /// Packets read per wake-up before timers get their turn (a flood must not starve adverts).
 const RX_BATCH: usize = 64;
@@ -42,8 +44,8 @@ pub struct Daemon {
     check_name: String,
     ifindex: u32,
     slots: Vec<Slot>,
-    /// VRID → index into `slots`.
-    by_vrid: [Option<u8>; 256],
+    /// Per family (0 = IPv4, 1 = IPv6): VRID → index into `slots`.
+    by_vrid: [[Option<u8>; 256]; 2],
     poll: Poll,
     signals: SignalFd,
     sender: Sender,
@@ -66,31 +68,35 @@ impl Daemon {
         let monitor = Monitor::open()?;
         let registry = poll.registry();
         registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
-        registry.register(&mut SourceFd(&sender.socket.as_raw_fd()), VRRP, Interest::READABLE)?;
+        if let Some(v4) = &sender.v4 {
+            registry.register(&mut SourceFd(&v4.socket.as_raw_fd()), VRRP4, Interest::READABLE)?;
+        }
+        if let Some(v6) = &sender.v6 {
+            registry.register(&mut SourceFd(&v6.socket.as_raw_fd()), VRRP6, Interest::READABLE)?;
+        }
         registry.register(&mut SourceFd(&monitor.as_raw_fd()), NETLINK, Interest::READABLE)?;
         let start = Instant::now();
         let health = Health::new(&plan.check, plan.node_ipv4, plan.check_interval, start);
-        let local_addr = IpAddr::V4(sender.src);
-        let mut by_vrid = [None; 256];
-        let slots: Vec<Slot> = plan
-            .instances
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                by_vrid[usize::from(p.vrid)] = u8::try_from(i).ok();
-                Slot {
-                    machine: Instance::new(Params {
-                        version: Version::V2,
-                        priority: p.priority,
-                        preemption: p.preemption,
-                        interval_cs: 100,
-                        local_addr,
-                    }),
-                    plan: p.clone(),
-                    ip_id: 0,
-                }
-            })
-            .collect();
+        let mut by_vrid = [[None; 256]; 2];
+        let mut slots = Vec::with_capacity(plan.instances.len());
+        for (i, p) in plan.instances.iter().enumerate() {
+            let first = p.vips.first().ok_or_else(|| io::Error::other(format!("{} has no VIP", p.name)))?;
+            let local_addr = sender
+                .source(first)
+                .ok_or_else(|| io::Error::other(format!("{}: no VRRP socket for its family", p.name)))?;
+            by_vrid[family(first)][usize::from(p.vrid)] = u8::try_from(i).ok();
+            slots.push(Slot {
+                machine: Instance::new(Params {
+                    version: transmit::version_for(first),
+                    priority: p.priority,
+                    preemption: p.preemption,
+                    interval_cs: transmit::ADVERT_INTERVAL_CS,
+                    local_addr,
+                }),
+                plan: p.clone(),
+                ip_id: 0,
+            });
+        }
         Ok(Daemon {
             check_name: format!("chk_{}", plan.config_name.replace('-', "_")),
             ifindex: host.link.index,
@@ -138,7 +144,7 @@ impl Daemon {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS if self.on_signals() => return self.shutdown(),
-                    VRRP => rx_pending = self.receive(),
+                    VRRP4 | VRRP6 => rx_pending = self.receive(),
                     NETLINK => self.on_netlink(),
                     HEALTH => {
                         if let Some(v) = self.health.on_ready(self.poll.registry()) {
@@ -174,12 +180,28 @@ impl Daemon {
         }
     }
 
-    /// Reads a bounded batch of packets; `true` when the socket may hold more.
+    /// Reads a bounded batch of packets from each socket; `true` when one may hold more.
     fn receive(&mut self) -> bool {
+        let more4 = self.receive_v4();
+        let more6 = self.receive_v6();
+        more4 || more6
+    }
+
+    fn receive_v4(&mut self) -> bool {
         let mut buf = [0u8; 2048];
         for _ in 0..RX_BATCH {
-            match self.sender.socket.recv(&mut buf) {
-                Ok(Some(n)) => self.on_packet(&buf[..n]),
+            let Some(v4) = &self.sender.v4 else { return false };
+            match v4.socket.recv(&mut buf) {
+                Ok(Some(n)) => match receive::decode(&buf[..n]) {
+                    Ok((ip, adv)) => {
+                        let dst = IpAddr::V4(ip.dst);
+                        self.on_advert(IpAddr::V4(ip.src), dst, ip.ttl, &adv);
+                    }
+                    Err(e) => {
+                        let src = (n >= 20).then(|| IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15])));
+                        self.drops.malformed(src, &e);
+                    }
+                },
                 Ok(None) => return false,
                 // One oversized datagram was dropped; the socket is fine, keep draining.
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => self.drops.counters.count("oversized"),
@@ -192,25 +214,41 @@ impl Daemon {
         true
     }
 
-    fn on_packet(&mut self, pkt: &[u8]) {
-        let (ip, adv) = match receive::decode(pkt) {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                let src = (pkt.len() >= 20).then(|| IpAddr::V4(Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15])));
-                return self.drops.malformed(src, &e);
+    fn receive_v6(&mut self) -> bool {
+        let mut buf = [0u8; 8 + 16 * 256];
+        for _ in 0..RX_BATCH {
+            let Some(v6) = &self.sender.v6 else { return false };
+            match v6.socket.recv(&mut buf) {
+                Ok(Some(r)) => {
+                    let (src, dst) = (IpAddr::V6(r.src), IpAddr::V6(r.dst));
+                    match Advert::parse(&buf[..r.len], src, dst) {
+                        Ok(adv) => self.on_advert(src, dst, r.hop_limit, &adv),
+                        Err(e) => self.drops.malformed(Some(src), &e),
+                    }
+                }
+                Ok(None) => return false,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => self.drops.counters.count("oversized"),
+                Err(e) => {
+                    log::line(&format!("VRRP (IPv6) receive error: {e}"));
+                    return false;
+                }
             }
-        };
-        let from = IpAddr::V4(ip.src);
+        }
+        true
+    }
+
+    fn on_advert(&mut self, from: IpAddr, dst: IpAddr, ttl: u8, adv: &Advert) {
         // Other VRIDs on the segment belong to other clusters: ignored silently, like keepalived.
-        let Some(i) = self.by_vrid[usize::from(adv.vrid)].map(usize::from) else {
+        let Some(i) = self.by_vrid[family(&from)][usize::from(adv.vrid)].map(usize::from) else {
             return self.drops.counters.count("unknown_vrid");
         };
         let slot = &mut self.slots[i];
         if matches!(slot.machine.state(), State::Init | State::Fault) {
             return self.drops.counters.count("not_running");
         }
-        let expect = receive::expect(&slot.plan.vips, self.plan.password, !self.plan.unicast_peers.is_empty());
-        if let Err(r) = receive::accept(&adv, &ip, &expect) {
+        let unicast = !self.plan.unicast_peers.is_empty();
+        let expect = receive::expect(&slot.plan.vips, self.plan.password, unicast);
+        if let Err(r) = validate(adv, ttl, dst, &expect) {
             return self.drops.rejected(&slot.plan.name, from, &r);
         }
         self.drops.counters.count("accepted");
@@ -391,8 +429,9 @@ impl Daemon {
         &self.drops.counters
     }
 
-    /// The address our adverts come from.
-    pub fn source(&self) -> Ipv4Addr {
-        self.sender.src
-    }
+}
+
+/// Index of an address family in per-family tables.
+fn family(addr: &IpAddr) -> usize {
+    usize::from(addr.is_ipv6())
 }

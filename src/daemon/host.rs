@@ -3,7 +3,7 @@
 use crate::config::{ConfigError, HostFacts, Settings};
 use crate::sys::netlink::{AddrInfo, Link, Rtnl};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why the host could not be described.
 #[derive(Debug)]
@@ -25,6 +25,8 @@ impl From<io::Error> for HostError {
 pub struct Host {
     pub link: Link,
     pub facts: HostFacts,
+    /// First link-local IPv6 address of the interface: the source of VRRPv3 adverts.
+    pub link_local: Option<Ipv6Addr>,
 }
 
 /// Resolves the interface (named, or the default-route one) and reads its addresses.
@@ -61,7 +63,11 @@ pub fn discover(rtnl: &mut Rtnl, settings: &Settings) -> Result<Host, HostError>
         node_ipv4,
         local_addrs: addrs.iter().map(|a| a.addr).collect(),
     };
-    Ok(Host { link, facts })
+    let link_local = addrs.iter().filter(|a| a.index == link.index).find_map(|a| match a.addr {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+        _ => None,
+    });
+    Ok(Host { link, facts, link_local })
 }
 
 /// The first IPv4 address of the interface that is not one of our VIPs.

@@ -2,7 +2,8 @@
 //! counted drop. A hostile or malformed packet costs a counter increment and, at most a few
 //! times a second, a log line; never a panic and never a state change.
 use crate::log::RateLimit;
-use crate::vrrp::validate::{Expect, Reject, validate};
+use super::transmit::advert;
+use crate::vrrp::validate::{Expect, Reject};
 use crate::wire::ipv4::{self, Ipv4Header};
 use crate::wire::vrrp::{Advert, DecodeError};
 use std::collections::BTreeMap;
@@ -71,20 +72,23 @@ impl Drops {
     }
 }
 
-/// What our instances expect of an advert (VRRPv2, PASS, 1 s).
-pub fn expect<'a>(vips: &'a [IpAddr], password: [u8; 8], unicast: bool) -> Expect<'a> {
-    Expect { version: crate::wire::vrrp::Version::V2, interval_cs: 100, auth_type: 1, auth_data: password, vips, unicast }
-}
-
-/// Validates `adv` for one instance.
-pub fn accept(adv: &Advert, ip: &Ipv4Header, expect: &Expect) -> Result<(), Reject> {
-    validate(adv, ip.ttl, IpAddr::V4(ip.dst), expect)
+/// What an instance with these VIPs expects of an advert: what it sends itself.
+pub fn expect(vips: &[IpAddr], password: [u8; 8], unicast: bool) -> Expect<'_> {
+    let ours = advert(0, 0, vips, password);
+    Expect {
+        version: ours.version,
+        interval_cs: ours.interval_cs,
+        auth_type: ours.auth_type,
+        auth_data: ours.auth_data,
+        vips,
+        unicast,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::transmit::advert;
+    use crate::vrrp::validate::validate;
     use std::net::Ipv4Addr;
 
     fn datagram(adv: &Advert, ttl: u8) -> Vec<u8> {
@@ -96,6 +100,10 @@ mod tests {
         h.emit(&mut buf);
         adv.emit(IpAddr::V4(src), IpAddr::V4(dst), &mut buf[20..]);
         buf
+    }
+
+    fn accept(adv: &Advert, ip: &Ipv4Header, expect: &Expect) -> Result<(), Reject> {
+        validate(adv, ip.ttl, IpAddr::V4(ip.dst), expect)
     }
 
     #[test]

@@ -1,75 +1,136 @@
 //! Putting the core's sending actions on the wire: adverts (to the multicast group or to
-//! each unicast peer) and gratuitous ARP bursts.
+//! each unicast peer) and gratuitous ARP / unsolicited NA bursts.
 use crate::sys::packet_socket::PacketSocket;
 use crate::sys::vrrp_socket::VrrpSocketV4;
+use crate::sys::vrrp_socket_v6::VrrpSocketV6;
 use crate::wire::arp::gratuitous_arp;
 use crate::wire::ipv4::Ipv4Header;
-use crate::wire::vrrp::{Advert, Version};
-use smallvec::SmallVec;
+use crate::wire::ndisc::unsolicited_na;
+use crate::wire::vrrp::{Advert, GROUP_V4, GROUP_V6, Version};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// VRRP's IPv4 multicast group (RFC 3768 §5.2.2).
-pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// GARP rounds per burst (keepalived garp_master_repeat).
+/// GARP / NA rounds per burst (keepalived garp_master_repeat).
 pub const GARP_ROUNDS: usize = 5;
-/// Large enough for 255 IPv4 VIPs: 20 + 8 + 4·255 + 8.
-const MAX_DATAGRAM: usize = 20 + 8 + 4 * 255 + 8;
+/// Large enough for 255 IPv6 VIPs (8 + 16·255), or an IPv4 datagram with 255 VIPs.
+const MAX_ADVERT: usize = 8 + 16 * 255;
 
-/// The fixed facts every advert of this node shares.
-pub struct Sender {
+/// Our advert interval, centiseconds (keepalived's default, never configured by OpenShift).
+pub const ADVERT_INTERVAL_CS: u16 = 100;
+
+/// IPv4 instances: VRRPv2 with PASS auth.
+pub struct V4 {
     pub socket: VrrpSocketV4,
-    pub packet: PacketSocket,
     pub src: Ipv4Addr,
-    pub mac: [u8; 6],
-    pub password: [u8; 8],
     /// Empty: multicast.
     pub peers: Vec<Ipv4Addr>,
 }
 
-/// One advert as keepalived builds it for our configuration: VRRPv2, PASS auth, 1 s.
+/// IPv6 instances: VRRPv3 without auth, from the link-local address.
+pub struct V6 {
+    pub socket: VrrpSocketV6,
+    pub src: Ipv6Addr,
+    /// Empty: multicast.
+    pub peers: Vec<Ipv6Addr>,
+}
+
+/// Everything needed to speak for this node on its interface.
+pub struct Sender {
+    pub v4: Option<V4>,
+    pub v6: Option<V6>,
+    pub packet: PacketSocket,
+    pub ifname: String,
+    pub mac: [u8; 6],
+    pub password: [u8; 8],
+}
+
+/// The version an instance speaks: v2 for IPv4 (keepalived's default), v3 for IPv6.
+pub fn version_for(vip: &IpAddr) -> Version {
+    if vip.is_ipv4() { Version::V2 } else { Version::V3 }
+}
+
+/// One advert as keepalived builds it for our configuration.
 pub fn advert(vrid: u8, priority: u8, vips: &[IpAddr], password: [u8; 8]) -> Advert {
+    let version = vips.first().map_or(Version::V2, version_for);
+    let (auth_type, auth_data) = match version {
+        Version::V2 => (1, password),
+        Version::V3 => (0, [0; 8]),
+    };
     Advert {
-        version: Version::V2,
+        version,
         vrid,
         priority,
-        interval_cs: 100,
+        interval_cs: ADVERT_INTERVAL_CS,
         addrs: vips.iter().copied().collect(),
-        auth_type: 1,
-        auth_data: password,
+        auth_type,
+        auth_data,
     }
 }
 
 impl Sender {
-    /// Sends one advert; `ip_id` is the instance's IP ID counter (incremented here, never 0).
+    /// The address adverts of this family come from (compared on equal priority).
+    pub fn source(&self, vip: &IpAddr) -> Option<IpAddr> {
+        match vip {
+            IpAddr::V4(_) => self.v4.as_ref().map(|t| IpAddr::V4(t.src)),
+            IpAddr::V6(_) => self.v6.as_ref().map(|t| IpAddr::V6(t.src)),
+        }
+    }
+
+    /// Sends one advert; `ip_id` is the instance's IPv4 ID counter (never 0, as keepalived).
     pub fn send_advert(&self, vrid: u8, priority: u8, vips: &[IpAddr], ip_id: &mut u16) -> io::Result<()> {
         let adv = advert(vrid, priority, vips, self.password);
-        let dsts: SmallVec<[Ipv4Addr; 4]> =
-            if self.peers.is_empty() { smallvec::smallvec![VRRP_GROUP_V4] } else { self.peers.iter().copied().collect() };
-        for dst in dsts {
-            *ip_id = ip_id.wrapping_add(1).max(1);
-            let mut buf = [0u8; MAX_DATAGRAM];
-            let len = adv.buffer_len();
-            let header = Ipv4Header::for_vrrp(self.src, dst, *ip_id, len);
-            let h = header.emit(&mut buf);
-            let Some(body) = buf.get_mut(h..h + len) else {
-                return Err(io::Error::other(format!("advert of {len} bytes does not fit")));
-            };
-            adv.emit(IpAddr::V4(self.src), IpAddr::V4(dst), body);
-            self.socket.send(dst, &buf[..h + len])?;
+        match vips.first() {
+            Some(IpAddr::V4(_)) => {
+                let t = self.v4.as_ref().ok_or_else(|| io::Error::other("no IPv4 VRRP socket"))?;
+                let group = [GROUP_V4];
+                let dsts = if t.peers.is_empty() { &group[..] } else { &t.peers[..] };
+                for dst in dsts {
+                    *ip_id = ip_id.wrapping_add(1).max(1);
+                    send_v4(t, &adv, *dst, *ip_id)?;
+                }
+            }
+            Some(IpAddr::V6(_)) => {
+                let t = self.v6.as_ref().ok_or_else(|| io::Error::other("no IPv6 VRRP socket"))?;
+                let group = [GROUP_V6];
+                let dsts = if t.peers.is_empty() { &group[..] } else { &t.peers[..] };
+                for dst in dsts {
+                    let mut buf = [0u8; MAX_ADVERT];
+                    let len = adv.emit(IpAddr::V6(t.src), IpAddr::V6(*dst), &mut buf);
+                    t.socket.send(t.src, *dst, &buf[..len])?;
+                }
+            }
+            None => {}
         }
         Ok(())
     }
 
-    /// One burst: `GARP_ROUNDS` rounds over every IPv4 VIP, back to back like keepalived.
+    /// One burst: `GARP_ROUNDS` rounds over every VIP, back to back like keepalived.
     pub fn garp(&self, vips: &[IpAddr]) -> io::Result<()> {
+        let router = vips.iter().any(IpAddr::is_ipv6) && ipv6_forwarding(&self.ifname);
         for _ in 0..GARP_ROUNDS {
             for vip in vips {
-                if let IpAddr::V4(v4) = vip {
-                    self.packet.send_frame(&gratuitous_arp(self.mac, *v4))?;
+                match vip {
+                    IpAddr::V4(v4) => self.packet.send_frame(&gratuitous_arp(self.mac, *v4))?,
+                    IpAddr::V6(v6) => self.packet.send_frame(&unsolicited_na(self.mac, *v6, router))?,
                 }
             }
         }
         Ok(())
     }
+}
+
+fn send_v4(t: &V4, adv: &Advert, dst: Ipv4Addr, id: u16) -> io::Result<()> {
+    let mut buf = [0u8; 20 + MAX_ADVERT];
+    let len = adv.buffer_len();
+    let h = Ipv4Header::for_vrrp(t.src, dst, id, len).emit(&mut buf);
+    let Some(body) = buf.get_mut(h..h + len) else {
+        return Err(io::Error::other(format!("advert of {len} bytes does not fit")));
+    };
+    adv.emit(IpAddr::V4(t.src), IpAddr::V4(dst), body);
+    t.socket.send(dst, &buf[..h + len])
+}
+
+/// NA carries the Router flag only when the interface forwards IPv6 (keepalived §5.3).
+fn ipv6_forwarding(ifname: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding")).is_ok_and(|v| v.trim() == "1")
 }
