@@ -40,7 +40,8 @@ pub struct Received6 {
 /// so it never sees its own adverts, and IPV6_MULTICAST_ALL is off, so it only hears groups
 /// it joined itself. In multicast mode it joins ff02::12 and is bound to it, as keepalived's
 /// receive socket is, so unicast VRRP is not received. In unicast mode it is unbound and
-/// hears any unicast VRRP arriving on the interface: the caller checks `Received6::dst`.
+/// hears any unicast VRRP arriving on the interface (a socket filter keeps multicast out):
+/// the caller checks `Received6::dst` against its own addresses.
 ///
 /// The hop limit is 255 for unicast as well as multicast. keepalived leaves unicast at the
 /// kernel default (usually 64) unless `unicast_ttl` is set, but it never checks the hop
@@ -98,6 +99,8 @@ impl VrrpSocketV6 {
             .map_err(what)?;
             sockopt::bind(&fd, &sockaddr(VRRP_GROUP_V6, ifindex))
                 .map_err(|e| what(io::Error::new(e.kind(), format!("bind ff02::12: {e}"))))?;
+        } else {
+            drop_multicast(&fd).map_err(what)?;
         }
         Ok(VrrpSocketV6 { fd, ifindex })
     }
@@ -226,6 +229,46 @@ impl AsRawFd for VrrpSocketV6 {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// Attach a classic BPF filter that drops datagrams sent to a multicast address. An unbound
+/// raw IPv6 socket receives every multicast the host accepts on the interface, whoever
+/// joined the group: IPV6_MULTICAST_ALL only applies to sockets bound to an address (IPv4
+/// raw sockets do honour it). This keeps unicast mode as deaf to ff02::12 as keepalived's
+/// address-bound unicast socket.
+fn drop_multicast(fd: &OwnedFd) -> io::Result<()> {
+    const fn insn(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+    // The socket sees the VRRP message; the IPv6 header is reached through SKF_NET_OFF.
+    // Byte 24 of it is the first byte of the destination address, 0xff for multicast.
+    let mut prog = [
+        insn(
+            libc::BPF_LD | libc::BPF_B | libc::BPF_ABS,
+            0,
+            0,
+            (libc::SKF_NET_OFF + 24) as u32,
+        ),
+        insn(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 1, 0, 0xff),
+        insn(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
+        insn(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
+    ];
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    set(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_ATTACH_FILTER,
+        &fprog,
+        "SO_ATTACH_FILTER",
+    )
 }
 
 /// The destination (IPV6_PKTINFO) and hop limit (IPV6_HOPLIMIT) from a received `msg`.
