@@ -42,14 +42,7 @@ impl VrrpSocketV4 {
         let (one, zero) = (1i32, 0i32);
         let ip = libc::IPPROTO_IP;
         set(&fd, ip, libc::IP_HDRINCL, &one, "IP_HDRINCL").map_err(what)?;
-        set(
-            &fd,
-            libc::SOL_SOCKET,
-            libc::SO_BINDTODEVICE,
-            &ifname_bytes(ifname).map_err(what)?,
-            "SO_BINDTODEVICE",
-        )
-        .map_err(what)?;
+        sockopt::bind_to_device(&fd, ifname).map_err(what)?;
         let mreq = |group: Ipv4Addr| libc::ip_mreqn {
             imr_multiaddr: libc::in_addr {
                 s_addr: u32::from(group).to_be(),
@@ -142,32 +135,5 @@ impl VrrpSocketV4 {
 impl AsRawFd for VrrpSocketV4 {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
-    }
-}
-
-/// An interface name as the NUL-padded IFNAMSIZ array SO_BINDTODEVICE expects.
-fn ifname_bytes(name: &str) -> io::Result<[u8; libc::IFNAMSIZ]> {
-    let mut out = [0u8; libc::IFNAMSIZ];
-    if name.is_empty() || name.len() >= out.len() || name.contains('\0') {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {name:?}"),
-        ));
-    }
-    out[..name.len()].copy_from_slice(name.as_bytes());
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interface_names_are_checked() {
-        assert_eq!(&ifname_bytes("eth0").unwrap()[..5], b"eth0\0");
-        assert!(ifname_bytes("").is_err());
-        assert!(ifname_bytes("a-name-way-too-long").is_err());
-        assert!(ifname_bytes("bad\0").is_err());
-        assert!(ifname_bytes("fifteen-chars-x").is_ok());
     }
 }
