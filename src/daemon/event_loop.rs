@@ -297,17 +297,28 @@ impl Daemon {
             }
         }
         for event in events {
-            if let NetEvent::Link(l) = event {
-                if l.index != self.ifindex {
-                    continue;
+            match event {
+                NetEvent::Link(l) if l.index == self.ifindex => {
+                    let up = l.up && l.running;
+                    if up != self.link_up {
+                        self.link_up = up;
+                        let word = if up { "up" } else { "down" };
+                        log::line(&format!("Netlink: interface {} is {word}", self.plan.interface));
+                        self.apply_fault();
+                    }
                 }
-                let up = l.up && l.running;
-                if up != self.link_up {
-                    self.link_up = up;
-                    log::line(&format!("Netlink: interface {} is {}", self.plan.interface, if up { "up" } else { "down" }));
-                    self.apply_fault();
-                }
+                NetEvent::AddrRemoved(a) if a.index == self.ifindex => self.on_addr_removed(a.addr),
+                _ => {}
             }
+        }
+    }
+
+    /// Our own removals arrive here too, after we left MASTER; only a master reacts.
+    fn on_addr_removed(&mut self, addr: IpAddr) {
+        let now = self.now();
+        if let Some(i) = self.slots.iter().position(|s| s.plan.vips.contains(&addr)) {
+            let actions = self.slots[i].machine.on_vip_removed(now, addr);
+            self.execute(i, actions);
         }
     }
 

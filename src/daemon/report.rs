@@ -47,6 +47,7 @@ fn reason(why: &Why, ours: u8) -> Option<String> {
         // Health and link changes are logged once for the node, not per instance.
         Why::Up | Why::Down(_) => None,
         Why::MasterDown => Some("no advert from a master within Master_Down_Interval".to_string()),
+        Why::VipRemoved(vip) => Some(format!("VIP {vip} was removed from the interface by someone else; re-taking")),
         Why::HandOff => Some("the master handed off (priority 0); Skew_Time passed".to_string()),
         Why::HigherPriority { from, priority } => {
             Some(format!("Master received advert from {from} with higher priority {priority}, ours {ours}"))

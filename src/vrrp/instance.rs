@@ -57,6 +57,8 @@ pub enum Why {
     HigherPriority { from: IpAddr, priority: u8 },
     /// Same priority, higher primary address.
     HigherAddress { from: IpAddr, priority: u8 },
+    /// Someone removed one of our VIPs from the interface while we were master.
+    VipRemoved(IpAddr),
 }
 
 /// Something worth one log line.
@@ -318,6 +320,24 @@ impl Instance {
         out.push(Action::RemoveVips);
         out.push(Action::Notify(NotifyState::Backup));
         self.down_at = Some(now + self.master_down());
+    }
+
+    /// A VIP vanished from the interface while we were master (someone ran `ip addr del`).
+    /// As keepalived: step down with one priority-0 advert and take over again after
+    /// Skew_Time, which puts every VIP back and re-announces it.
+    pub fn on_vip_removed(&mut self, now: Duration, vip: IpAddr) -> Actions {
+        let mut out = Actions::new();
+        if self.state != State::Master {
+            return out;
+        }
+        self.clear_timers();
+        out.push(Action::SendAdvert { priority: 0 });
+        self.enter(State::Backup, Why::VipRemoved(vip), &mut out);
+        out.push(Action::RemoveVips);
+        out.push(Action::Notify(NotifyState::Backup));
+        self.down_at = Some(now + self.skew());
+        self.handing_off = true;
+        out
     }
 
     /// SIGTERM: a master hands off at once (priority 0) and removes its VIPs; every instance

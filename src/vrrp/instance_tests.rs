@@ -323,3 +323,26 @@ fn v3_backup_adopts_the_masters_interval() {
     // 3 × 100 ms + (256-100)/256 × 100 ms
     assert_eq!(i.next_deadline(), Some(ms(100) + Duration::from_micros(360_937)));
 }
+
+#[test]
+fn vip_removed_by_hand_steps_down_then_retakes_after_skew() {
+    let (mut i, t) = master(100, Preemption::Preempt);
+    let vip: IpAddr = "192.0.2.201".parse().expect("vip");
+    let a = i.on_vip_removed(t, vip);
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!(
+        kinds(&a),
+        vec![Action::SendAdvert { priority: 0 }, Action::RemoveVips, Action::Notify(NotifyState::Backup)]
+    );
+    assert!(matches!(a[1], Action::Log(Event::Entering { why: Why::VipRemoved(_), .. })));
+    assert_eq!(i.next_deadline(), Some(t + Duration::from_micros(609_375)));
+    let a = i.on_timeout(t + Duration::from_micros(609_375));
+    assert_eq!(i.state(), State::Master);
+    assert!(kinds(&a).contains(&Action::AddVips));
+}
+
+#[test]
+fn vip_removed_outside_master_is_ignored() {
+    let mut i = backup(100, Preemption::Preempt);
+    assert!(i.on_vip_removed(ms(5), "192.0.2.201".parse().expect("vip")).is_empty());
+}
