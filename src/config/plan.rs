@@ -50,6 +50,8 @@ pub struct Plan {
     pub instances: Vec<InstancePlan>,
     /// Where the keepalived rendering is written at start; `None` = not at all.
     pub keepalived_conf: Option<String>,
+    /// Where the daemon keeps its status for `status` and `probe`; `None` = not at all.
+    pub status_file: Option<String>,
     /// Non-fatal remarks to log once at start (ignored variables, mapped values).
     pub warnings: Vec<String>,
 }
@@ -138,6 +140,7 @@ impl Plan {
             firewall: s.firewall,
             instances,
             keepalived_conf: s.keepalived_conf.clone(),
+            status_file: s.status_file.clone(),
             warnings,
         })
     }

@@ -49,6 +49,11 @@ pub const UNICAST_SOURCE: &str = "UNICAST_SOURCE_IPADDRESS";
 /// `OPENSHIFT_HA_KEEPALIVED_CONF` (extension): where the keepalived rendering of the plan is
 /// written at start; `none` turns it off.
 pub const KEEPALIVED_CONF: &str = "OPENSHIFT_HA_KEEPALIVED_CONF";
+/// `OPENSHIFT_HA_STATUS_FILE` (extension): the file `status` and `probe` read; `none` turns
+/// it off.
+pub const STATUS_FILE: &str = "OPENSHIFT_HA_STATUS_FILE";
+/// Default status file: private to the container.
+pub const DEFAULT_STATUS_FILE: &str = "/run/ipfailover/status";
 /// Where today's image keeps its generated configuration (QE tests read it).
 pub const DEFAULT_KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 
@@ -100,6 +105,8 @@ pub struct Settings {
     pub unicast_src: Option<IpAddr>,
     /// Where to write the keepalived rendering; `None` = not at all.
     pub keepalived_conf: Option<String>,
+    /// Where the daemon keeps its status; `None` = not at all.
+    pub status_file: Option<String>,
     /// Non-fatal remarks: ignored variables, values mapped to something else.
     pub warnings: Vec<String>,
 }
@@ -257,14 +264,8 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         .map(|v| parse_addr(UNICAST_SOURCE, v))
         .transpose()?;
 
-    let keepalived_conf = match get(KEEPALIVED_CONF) {
-        None => Some(DEFAULT_KEEPALIVED_CONF.to_string()),
-        Some("none") => None,
-        Some(path) if path.starts_with('/') => Some(path.to_string()),
-        Some(path) => {
-            return Err(ConfigError::new(KEEPALIVED_CONF, path, "an absolute file path, or none"));
-        }
-    };
+    let keepalived_conf = optional_path(KEEPALIVED_CONF, get(KEEPALIVED_CONF), DEFAULT_KEEPALIVED_CONF)?;
+    let status_file = optional_path(STATUS_FILE, get(STATUS_FILE), DEFAULT_STATUS_FILE)?;
 
     for (var, why) in IGNORED {
         if get(var).is_some() {
@@ -292,8 +293,19 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         mcast_src,
         unicast_src,
         keepalived_conf,
+        status_file,
         warnings,
     })
+}
+
+/// A file the daemon writes: absolute path, default when unset, `none` to turn it off.
+fn optional_path(var: &'static str, value: Option<&str>, default: &str) -> Result<Option<String>, ConfigError> {
+    match value {
+        None => Ok(Some(default.to_string())),
+        Some("none") => Ok(None),
+        Some(path) if path.starts_with('/') => Ok(Some(path.to_string())),
+        Some(path) => Err(ConfigError::new(var, path, "an absolute file path, or none")),
+    }
 }
 
 /// A decimal number in `min..=max`: digits only, no sign, no leading zeros (bash read

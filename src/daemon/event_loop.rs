@@ -2,7 +2,8 @@
 //! timers go in; the core's actions come out and are executed here, in order.
 use super::health::{Health, Verdict};
 use super::host::Host;
-use super::receive::{self, Counters, Drops};
+use super::receive::{self, Drops};
+use super::status::{self, InstanceStatus, Status};
 use super::report;
 use super::transmit::{self, Sender};
 use crate::config::{InstancePlan, Plan};
@@ -10,7 +11,7 @@ use crate::log;
 use crate::sys::netlink::{Monitor, NetEvent, Rtnl};
 use crate::sys::process;
 use crate::sys::signals::SignalFd;
-use crate::vrrp::{Action, Actions, Instance, NotifyState, Params, State, Why};
+use crate::vrrp::{Action, Actions, Event, Instance, NotifyState, Params, State, Why};
 use crate::vrrp::validate::validate;
 use crate::wire::vrrp::Advert;
 use mio::unix::SourceFd;
@@ -18,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 const SIGNALS: Token = Token(0);
 const VRRP4: Token = Token(1);
@@ -36,6 +37,11 @@ struct Slot {
     plan: InstancePlan,
     machine: Instance,
     ip_id: u16,
+    /// The master's address as last seen in an accepted advert (ours while MASTER).
+    master: Option<IpAddr>,
+    /// Wall-clock time (unix ms) and reason of the last transition, for `status`.
+    since_ms: u64,
+    why: String,
 }
 
 /// Everything the running daemon owns.
@@ -59,6 +65,12 @@ pub struct Daemon {
     drops: Drops,
     /// Notify scripts still running (pids), so shutdown can wait for STOP.
     notify_pids: Vec<i32>,
+    /// The last health verdict in words, for `status`.
+    check_text: String,
+    /// When the status file was last written; `None` forces a write.
+    status_written: Option<Instant>,
+    /// A failed write is logged once.
+    status_failed: bool,
 }
 
 impl Daemon {
@@ -95,6 +107,9 @@ impl Daemon {
                 }),
                 plan: p.clone(),
                 ip_id: 0,
+                master: None,
+                since_ms: status::unix_ms(SystemTime::now()),
+                why: "starting: waiting for the first health check result".to_string(),
             });
         }
         Ok(Daemon {
@@ -114,6 +129,9 @@ impl Daemon {
             start,
             drops: Drops::default(),
             notify_pids: Vec::new(),
+            check_text: "pending".to_string(),
+            status_written: None,
+            status_failed: false,
         })
     }
 
@@ -131,6 +149,7 @@ impl Daemon {
         let mut rx_pending = false;
         loop {
             self.fire_timers();
+            self.write_status();
             let timeout = if rx_pending { Some(Duration::ZERO) } else { self.next_timeout() };
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
@@ -160,7 +179,8 @@ impl Daemon {
     fn next_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
         let instance = self.slots.iter().filter_map(|s| s.machine.next_deadline()).min().map(|d| self.start + d);
-        let deadline = [instance, self.health.deadline()].into_iter().flatten().min()?;
+        let heartbeat = self.status_written.map(|t| t + status::HEARTBEAT);
+        let deadline = [instance, self.health.deadline(), heartbeat].into_iter().flatten().min()?;
         Some(deadline.saturating_duration_since(now))
     }
 
@@ -252,6 +272,9 @@ impl Daemon {
             return self.drops.rejected(&slot.plan.name, from, &r);
         }
         self.drops.counters.count("accepted");
+        if adv.priority > 0 && slot.machine.state() == State::Backup {
+            slot.master = Some(from);
+        }
         let actions = slot.machine.on_advert(self.start.elapsed(), from, adv.priority, adv.interval_cs);
         self.execute(i, actions);
     }
@@ -330,6 +353,10 @@ impl Daemon {
                 Verdict::Unhealthy(why) => log::line(&format!("VRRP_Script({}) failed: {why}", self.check_name)),
             }
         }
+        self.check_text = match &verdict {
+            Verdict::Healthy => "healthy".to_string(),
+            Verdict::Unhealthy(why) => format!("failed: {why}"),
+        };
         self.healthy = Some(healthy);
         self.apply_fault();
     }
@@ -384,8 +411,15 @@ impl Daemon {
                 self.notify(&name, state, priority);
             }
             Action::Log(event) => {
-                for l in report::lines(name, slot.plan.priority, &event) {
-                    log::line(&l);
+                let lines = report::lines(name, slot.plan.priority, &event);
+                for l in &lines {
+                    log::line(l);
+                }
+                if let Event::Entering { state, .. } = event {
+                    slot.since_ms = status::unix_ms(SystemTime::now());
+                    slot.why = lines.first().map(|l| l.trim_start_matches(&format!("({name}) "))).unwrap_or("").to_string();
+                    slot.master = (state == State::Master).then(|| self.sender.source(&slot.plan.vips[0])).flatten();
+                    self.status_written = None;
                 }
             }
         }
@@ -430,14 +464,40 @@ impl Daemon {
         0
     }
 
-    /// State of every instance (for tests and status).
-    pub fn states(&self) -> Vec<(String, State)> {
-        self.slots.iter().map(|s| (s.plan.name.clone(), s.machine.state())).collect()
-    }
-
-    /// Counters of received packets by outcome.
-    pub fn counters(&self) -> &Counters {
-        &self.drops.counters
+    /// Rewrites the status file when something changed or the heartbeat is due.
+    fn write_status(&mut self) {
+        let now = Instant::now();
+        if self.status_written.is_some_and(|t| now < t + status::HEARTBEAT) {
+            return;
+        }
+        self.status_written = Some(now);
+        let Some(path) = &self.plan.status_file else { return };
+        let snapshot = Status {
+            pid: std::process::id(),
+            heartbeat_ms: status::unix_ms(SystemTime::now()),
+            check: self.check_text.clone(),
+            instances: self
+                .slots
+                .iter()
+                .map(|s| InstanceStatus {
+                    name: s.plan.name.clone(),
+                    vrid: s.plan.vrid,
+                    state: report::state_word(s.machine.state()).to_string(),
+                    priority: s.plan.priority,
+                    master: s.master.map(|a| a.to_string()),
+                    since_ms: s.since_ms,
+                    vips: s.plan.vips.iter().map(IpAddr::to_string).collect(),
+                    why: s.why.clone(),
+                })
+                .collect(),
+            counters: self.drops.counters.by_kind.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+        };
+        if let Err(e) = status::write(std::path::Path::new(path), &snapshot) {
+            if !self.status_failed {
+                log::line(&format!("cannot write the status file {path}: {e} (status and probe will not work)"));
+            }
+            self.status_failed = true;
+        }
     }
 
 }

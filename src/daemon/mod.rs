@@ -4,4 +4,5 @@ pub mod health;
 pub mod host;
 pub mod receive;
 pub mod report;
+pub mod status;
 pub mod transmit;
