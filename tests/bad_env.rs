@@ -15,11 +15,19 @@ struct Case {
 }
 
 const fn case(var: &'static str, value: &'static str) -> Case {
-    Case { var, value: Some(value), names: &[] }
+    Case {
+        var,
+        value: Some(value),
+        names: &[],
+    }
 }
 
 const CASES: &[Case] = &[
-    Case { var: "OPENSHIFT_HA_VIRTUAL_IPS", value: None, names: &[] },
+    Case {
+        var: "OPENSHIFT_HA_VIRTUAL_IPS",
+        value: None,
+        names: &[],
+    },
     case("OPENSHIFT_HA_VIRTUAL_IPS", "garbage"),
     case("OPENSHIFT_HA_VIRTUAL_IPS", "192.0.2.203-201"),
     case("OPENSHIFT_HA_VIRTUAL_IPS", "192.0.2.201/24"),
@@ -38,7 +46,11 @@ const CASES: &[Case] = &[
     case("HA_EXCLUDED_VRRP_IDS", "300"),
     case("OPENSHIFT_HA_EXCLUDED_VRRP_IDS", "300"),
     case("OPENSHIFT_HA_UNICAST_PEERS", "garbage"),
-    Case { var: "OPENSHIFT_HA_USE_UNICAST", value: Some("true"), names: &["OPENSHIFT_HA_UNICAST_PEERS"] },
+    Case {
+        var: "OPENSHIFT_HA_USE_UNICAST",
+        value: Some("true"),
+        names: &["OPENSHIFT_HA_UNICAST_PEERS"],
+    },
     case("MULTICAST_SOURCE_IPADDRESS", "garbage"),
 ];
 
@@ -52,12 +64,21 @@ fn base() -> Env {
 fn each_bad_variable_exits_2_naming_it_and_changes_nothing() {
     let lan = Lan::new(1);
     // IPv6 DAD flips the link-local address from "tentative" while we compare: let it settle.
-    let settled = wait_until(Duration::from_secs(5), Duration::from_millis(50), || !lan.addr_dump(0).contains("tentative"));
+    let settled = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        !lan.addr_dump(0).contains("tentative")
+    });
     assert!(settled.is_some(), "link-local address never left DAD");
 
     let control = lan.start_cmd(0, &["config"], &base());
-    let st = control.wait_exit(Duration::from_secs(5)).expect("config exits");
-    assert_eq!(st.code(), Some(0), "the base configuration must be valid: {}", control.stderr());
+    let st = control
+        .wait_exit(Duration::from_secs(5))
+        .expect("config exits");
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "the base configuration must be valid: {}",
+        control.stderr()
+    );
 
     let mut failures = Vec::new();
     for c in CASES {
@@ -81,12 +102,23 @@ fn each_bad_variable_exits_2_naming_it_and_changes_nothing() {
         }
         let named = |l: &&str| l.contains(c.var) || c.names.iter().any(|n| l.contains(n));
         if lines.len() != 1 || !lines.iter().any(named) {
-            failures.push(format!("{label}: want one stderr line naming {}, got {lines:?}", c.var));
+            failures.push(format!(
+                "{label}: want one stderr line naming {}, got {lines:?}",
+                c.var
+            ));
         }
         let after = lan.addr_dump(0);
         if before != after {
-            failures.push(format!("{label}: addresses changed\nbefore:\n{before}after:\n{after}"));
+            failures.push(format!(
+                "{label}: addresses changed\nbefore:\n{before}after:\n{after}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }

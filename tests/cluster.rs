@@ -36,19 +36,34 @@ fn converge(lan: &Lan, daemons: &[Daemon], vips: &[Ipv4Addr]) -> Vec<usize> {
     let ok = wait_until(CONVERGE, Duration::from_millis(100), || {
         for d in daemons {
             if let Some(st) = d.exited() {
-                panic!("daemon on node {} exited early ({st}):\n{}", d.node, d.stderr());
+                panic!(
+                    "daemon on node {} exited early ({st}):\n{}",
+                    d.node,
+                    d.stderr()
+                );
             }
         }
         let snap = lan.snapshot();
-        owners = vips.iter().filter_map(|v| single(&snap.holders(*v))).collect();
+        owners = vips
+            .iter()
+            .filter_map(|v| single(&snap.holders(*v)))
+            .collect();
         owners.len() == vips.len()
     });
-    assert!(ok.is_some(), "no convergence within {CONVERGE:?}: addresses {:?}", lan.snapshot().0);
+    assert!(
+        ok.is_some(),
+        "no convergence within {CONVERGE:?}: addresses {:?}",
+        lan.snapshot().0
+    );
     owners
 }
 
 fn single(nodes: &[usize]) -> Option<usize> {
-    if nodes.len() == 1 { Some(nodes[0]) } else { None }
+    if nodes.len() == 1 {
+        Some(nodes[0])
+    } else {
+        None
+    }
 }
 
 fn start_all(lan: &Lan, env: &Env) -> Vec<Daemon> {
@@ -66,7 +81,10 @@ fn notify_lines(log: &Path) -> Vec<Vec<String>> {
 
 /// The states (third word) of a notify log, in order.
 fn notify_states(log: &Path) -> Vec<String> {
-    notify_lines(log).into_iter().filter_map(|w| w.get(2).cloned()).collect()
+    notify_lines(log)
+        .into_iter()
+        .filter_map(|w| w.get(2).cloned())
+        .collect()
 }
 
 /// Whether `want` occurs in `seq` in this order (not necessarily adjacent).
@@ -78,17 +96,33 @@ fn in_order(seq: &[String], want: &[&str]) -> bool {
 #[test]
 fn harness_builds_a_lan_and_cleans_up() {
     let lan = Lan::new(2);
-    let names: Vec<String> = vec![lan.node_ns(0).into(), lan.node_ns(1).into(), lan.client_ns().into()];
-    assert!(lan.ping_from_client(common::node_ip(0)), "client cannot ping node 0");
-    assert!(lan.ping_from_client(common::node_ip(1)), "client cannot ping node 1");
+    let names: Vec<String> = vec![
+        lan.node_ns(0).into(),
+        lan.node_ns(1).into(),
+        lan.client_ns().into(),
+    ];
+    assert!(
+        lan.ping_from_client(common::node_ip(0)),
+        "client cannot ping node 0"
+    );
+    assert!(
+        lan.ping_from_client(common::node_ip(1)),
+        "client cannot ping node 1"
+    );
     assert!(lan.holders(common::ip("192.0.2.201")).is_empty());
     assert_eq!(lan.addrs(1), vec![common::node_ip(1)]);
 
     // A listener inside node 1 is reachable from the client, and gone once dropped.
     let listener = lan.listen(1, 8080);
-    assert!(lan.connect_from_client(common::node_ip(1), 8080), "listener not reachable");
+    assert!(
+        lan.connect_from_client(common::node_ip(1), 8080),
+        "listener not reachable"
+    );
     drop(listener);
-    assert!(!lan.connect_from_client(common::node_ip(1), 8080), "listener still reachable after drop");
+    assert!(
+        !lan.connect_from_client(common::node_ip(1), 8080),
+        "listener still reachable after drop"
+    );
 
     // Processes get a private /etc: writes there never reach the host.
     let marker = format!("{}probe", lan.prefix);
@@ -101,18 +135,25 @@ fn harness_builds_a_lan_and_cleans_up() {
     let st = p.wait_exit(Duration::from_secs(5)).expect("sh exits");
     assert!(st.success(), "private /etc: {}", p.stderr());
     assert_eq!(p.stdout().trim(), "x");
-    assert!(!Path::new("/etc/keepalived").join(&marker).exists(), "write leaked to the host /etc");
+    assert!(
+        !Path::new("/etc/keepalived").join(&marker).exists(),
+        "write leaked to the host /etc"
+    );
 
     let dir = lan.dir().to_path_buf();
     drop(lan);
     let left = fs::read_dir("/run/netns")
-        .map(|d| d.flatten().filter(|e| names.iter().any(|n| e.file_name() == n.as_str())).count())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| names.iter().any(|n| e.file_name() == n.as_str()))
+                .count()
+        })
         .unwrap_or(0);
     assert_eq!(left, 0, "namespaces left behind");
     assert!(!dir.exists(), "temp dir left behind");
 }
 
-/// 1. Three nodes, three VIPs: each VIP on exactly one node, never on two for longer than one
+/// Item 1: Three nodes, three VIPs: each VIP on exactly one node, never on two for longer than one
 /// advert interval after convergence.
 #[test]
 fn three_nodes_each_vip_on_exactly_one_node() {
@@ -133,7 +174,11 @@ fn three_nodes_each_vip_on_exactly_one_node() {
                 if !bad {
                     *since = None;
                 } else if let Some(t) = since {
-                    assert!(now - *t <= Duration::from_secs(1), "{vip} held by {n} nodes for over 1 s: {:?}", snap.0);
+                    assert!(
+                        now - *t <= Duration::from_secs(1),
+                        "{vip} held by {n} nodes for over 1 s: {:?}",
+                        snap.0
+                    );
                 } else {
                     *since = Some(now);
                 }
@@ -153,18 +198,28 @@ fn three_nodes_each_vip_on_exactly_one_node() {
     }
 }
 
-/// 2. SIGKILL the holder (and unplug it, as a dead node would be): another node holds the VIP
+/// Item 2: SIGKILL the holder (and unplug it, as a dead node would be): another node holds the VIP
 /// within Master_Down_Interval + 0.5 s, and the client reaches it (its ARP entry was updated).
 #[test]
 fn sigkill_of_holder_moves_vip_and_client_follows() {
     let lan = Lan::new(3);
     let vip = common::ip("192.0.2.201");
-    let daemons = start_all(&lan, &Env::lan("192.0.2.201").set("OPENSHIFT_HA_MONITOR_PORT", 0));
+    let daemons = start_all(
+        &lan,
+        &Env::lan("192.0.2.201").set("OPENSHIFT_HA_MONITOR_PORT", 0),
+    );
     let old = converge(&lan, &daemons, &[vip])[0];
 
     // Fill the client's ARP cache with the old holder's MAC.
-    assert!(wait_until(Duration::from_secs(3), POLL, || lan.ping_from_client(vip)).is_some(), "client cannot ping {vip}");
-    assert_eq!(lan.client_neigh(vip), Some(lan.mac(old)), "client ARP entry is not the holder's MAC");
+    assert!(
+        wait_until(Duration::from_secs(3), POLL, || lan.ping_from_client(vip)).is_some(),
+        "client cannot ping {vip}"
+    );
+    assert_eq!(
+        lan.client_neigh(vip),
+        Some(lan.mac(old)),
+        "client ARP entry is not the holder's MAC"
+    );
 
     let t0 = Instant::now();
     daemons[old].kill(libc::SIGKILL);
@@ -174,8 +229,12 @@ fn sigkill_of_holder_moves_vip_and_client_follows() {
         new = lan.holders(vip).into_iter().find(|&n| n != old);
         new.is_some()
     });
-    let took = took.unwrap_or_else(|| panic!("{vip} not taken over within 10 s after SIGKILL of node {old}"));
-    assert!(took <= MDI_BOUND, "{vip} taken over after {took:?} (> {MDI_BOUND:?})");
+    let took = took
+        .unwrap_or_else(|| panic!("{vip} not taken over within 10 s after SIGKILL of node {old}"));
+    assert!(
+        took <= MDI_BOUND,
+        "{vip} taken over after {took:?} (> {MDI_BOUND:?})"
+    );
     let new = new.expect("new holder");
     let others: Vec<usize> = lan.holders(vip).into_iter().filter(|&n| n != old).collect();
     assert_eq!(others, vec![new], "{vip} on more than one live node");
@@ -184,10 +243,14 @@ fn sigkill_of_holder_moves_vip_and_client_follows() {
     // without it the kernel would only re-resolve after many seconds.
     let reached = wait_until(Duration::from_secs(3), POLL, || lan.ping_from_client(vip));
     assert!(reached.is_some(), "client cannot ping {vip} via node {new}");
-    assert_eq!(lan.client_neigh(vip), Some(lan.mac(new)), "client ARP entry not updated to node {new}");
+    assert_eq!(
+        lan.client_neigh(vip),
+        Some(lan.mac(new)),
+        "client ARP entry not updated to node {new}"
+    );
 }
 
-/// 3. SIGTERM the holder: another node holds each of its VIPs within Skew_Time + 0.3 s; the stopped
+/// Item 3: SIGTERM the holder: another node holds each of its VIPs within Skew_Time + 0.3 s; the stopped
 /// node's VIPs are gone and it exits 0 within 2 s.
 #[test]
 fn sigterm_of_holder_hands_off_at_once() {
@@ -196,7 +259,12 @@ fn sigterm_of_holder_hands_off_at_once() {
     let daemons = start_all(&lan, &Env::lan(VIPS3).set("OPENSHIFT_HA_MONITOR_PORT", 0));
     let owners = converge(&lan, &daemons, &vips);
     let old = owners[0];
-    let held: Vec<Ipv4Addr> = vips.iter().zip(&owners).filter(|(_, o)| **o == old).map(|(v, _)| *v).collect();
+    let held: Vec<Ipv4Addr> = vips
+        .iter()
+        .zip(&owners)
+        .filter(|(_, o)| **o == old)
+        .map(|(v, _)| *v)
+        .collect();
 
     let t0 = Instant::now();
     daemons[old].kill(libc::SIGTERM);
@@ -211,20 +279,41 @@ fn sigterm_of_holder_hands_off_at_once() {
         moved_at.iter().all(Option::is_some)
     });
     for (vip, at) in held.iter().zip(&moved_at) {
-        let at = at.unwrap_or_else(|| panic!("{vip} not taken over within 5 s after SIGTERM of node {old}"));
-        assert!(at <= SKEW_BOUND, "{vip} taken over after {at:?} (> {SKEW_BOUND:?})");
+        let at = at.unwrap_or_else(|| {
+            panic!("{vip} not taken over within 5 s after SIGTERM of node {old}")
+        });
+        assert!(
+            at <= SKEW_BOUND,
+            "{vip} taken over after {at:?} (> {SKEW_BOUND:?})"
+        );
     }
 
-    let exit_at = wait_since(t0, Duration::from_secs(5), Duration::from_millis(10), || daemons[old].exited().is_some());
+    let exit_at = wait_since(
+        t0,
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || daemons[old].exited().is_some(),
+    );
     let exit_at = exit_at.unwrap_or_else(|| panic!("node {old} still running 5 s after SIGTERM"));
-    assert!(exit_at <= Duration::from_secs(2), "node {old} exited {exit_at:?} after SIGTERM (> 2 s)");
+    assert!(
+        exit_at <= Duration::from_secs(2),
+        "node {old} exited {exit_at:?} after SIGTERM (> 2 s)"
+    );
     let status = daemons[old].exited().expect("exited");
-    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}");
-    let left: Vec<Ipv4Addr> = lan.addrs(old).into_iter().filter(|a| vips.contains(a)).collect();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM: {status}"
+    );
+    let left: Vec<Ipv4Addr> = lan
+        .addrs(old)
+        .into_iter()
+        .filter(|a| vips.contains(a))
+        .collect();
     assert!(left.is_empty(), "stopped node {old} still has {left:?}");
 }
 
-/// 4. Built-in TCP check: stopping the holder's listener moves the VIP and notifies FAULT;
+/// Item 4: Built-in TCP check: stopping the holder's listener moves the VIP and notifies FAULT;
 /// restarting it brings the node back to BACKUP (and, with the default `preempt_delay 300`,
 /// the VIP stays where it moved).
 #[test]
@@ -232,8 +321,11 @@ fn monitor_port_failure_faults_and_recovery_returns_to_backup() {
     const PORT: u16 = 8080;
     let lan = Lan::new(3);
     let vip = common::ip("192.0.2.201");
-    let mut listeners: Vec<Option<common::Listener>> = (0..3).map(|i| Some(lan.listen(i, PORT))).collect();
-    let logs: Vec<_> = (0..3).map(|i| lan.notify_script(&format!("notify{i}"))).collect();
+    let mut listeners: Vec<Option<common::Listener>> =
+        (0..3).map(|i| Some(lan.listen(i, PORT))).collect();
+    let logs: Vec<_> = (0..3)
+        .map(|i| lan.notify_script(&format!("notify{i}")))
+        .collect();
     let daemons: Vec<Daemon> = (0..3)
         .map(|i| {
             let env = Env::lan("192.0.2.201")
@@ -254,16 +346,32 @@ fn monitor_port_failure_faults_and_recovery_returns_to_backup() {
         new = single(&lan.holders(vip)).filter(|&n| n != old);
         new.is_some()
     });
-    assert!(moved.is_some(), "{vip} did not leave node {old} within 7 s of its check failing: {:?}", lan.snapshot().0);
+    assert!(
+        moved.is_some(),
+        "{vip} did not leave node {old} within 7 s of its check failing: {:?}",
+        lan.snapshot().0
+    );
     let new = new.expect("new holder");
-    let fault = wait_until(Duration::from_secs(2), POLL, || notify_states(&logs[old].1).iter().any(|s| s == "FAULT"));
-    assert!(fault.is_some(), "notify log of node {old} has no FAULT: {:?}", notify_lines(&logs[old].1));
-    assert!(daemons[old].logged(&name, "Entering FAULT STATE"), "node {old} did not log Entering FAULT STATE");
+    let fault = wait_until(Duration::from_secs(2), POLL, || {
+        notify_states(&logs[old].1).iter().any(|s| s == "FAULT")
+    });
+    assert!(
+        fault.is_some(),
+        "notify log of node {old} has no FAULT: {:?}",
+        notify_lines(&logs[old].1)
+    );
+    assert!(
+        daemons[old].logged(&name, "Entering FAULT STATE"),
+        "node {old} did not log Entering FAULT STATE"
+    );
 
     listeners[old] = Some(lan.listen(old, PORT));
     let back = wait_until(Duration::from_secs(5), POLL, || {
         let log = daemons[old].stderr();
-        let after_fault = log.rfind(&format!("({name}) Entering FAULT STATE")).map(|i| &log[i..]).unwrap_or("");
+        let after_fault = log
+            .rfind(&format!("({name}) Entering FAULT STATE"))
+            .map(|i| &log[i..])
+            .unwrap_or("");
         after_fault.contains(&format!("({name}) Entering BACKUP STATE"))
             && in_order(&notify_states(&logs[old].1), &["FAULT", "BACKUP"])
     });
@@ -272,18 +380,29 @@ fn monitor_port_failure_faults_and_recovery_returns_to_backup() {
         "node {old} not back to BACKUP after its listener returned; notify log {:?}",
         notify_lines(&logs[old].1)
     );
-    assert_eq!(lan.holders(vip), vec![new], "{vip} should stay on node {new} (preempt_delay 300)");
+    assert_eq!(
+        lan.holders(vip),
+        vec![new],
+        "{vip} should stay on node {new} (preempt_delay 300)"
+    );
 }
 
-/// 5. The notify script gets exactly `INSTANCE <name> <MASTER|BACKUP|FAULT|STOP> <prio>`.
+/// Item 5: The notify script gets exactly `INSTANCE <name> <MASTER|BACKUP|FAULT|STOP> <prio>`.
 #[test]
 fn notify_arguments_are_exact() {
     let lan = Lan::new(2);
     let vip = common::ip("192.0.2.201");
     let flags: Vec<_> = (0..2).map(|i| lan.dir().join(format!("fail{i}"))).collect();
-    let logs: Vec<_> = (0..2).map(|i| lan.notify_script(&format!("notify{i}"))).collect();
+    let logs: Vec<_> = (0..2)
+        .map(|i| lan.notify_script(&format!("notify{i}")))
+        .collect();
     let checks: Vec<_> = (0..2)
-        .map(|i| lan.script(&format!("check{i}.sh"), &format!("[ ! -e '{}' ]", flags[i].display())))
+        .map(|i| {
+            lan.script(
+                &format!("check{i}.sh"),
+                &format!("[ ! -e '{}' ]", flags[i].display()),
+            )
+        })
         .collect();
     let daemons: Vec<Daemon> = (0..2)
         .map(|i| {
@@ -301,63 +420,103 @@ fn notify_arguments_are_exact() {
     let moved = wait_until(Duration::from_secs(8), POLL, || {
         lan.holders(vip) == vec![b] && notify_states(&logs[h].1).iter().any(|s| s == "FAULT")
     });
-    assert!(moved.is_some(), "failing check on node {h} did not move {vip} / notify FAULT");
+    assert!(
+        moved.is_some(),
+        "failing check on node {h} did not move {vip} / notify FAULT"
+    );
     fs::remove_file(&flags[h]).expect("flag");
-    let back = wait_until(Duration::from_secs(5), POLL, || in_order(&notify_states(&logs[h].1), &["FAULT", "BACKUP"]));
-    assert!(back.is_some(), "node {h} did not notify BACKUP after its check passed again");
+    let back = wait_until(Duration::from_secs(5), POLL, || {
+        in_order(&notify_states(&logs[h].1), &["FAULT", "BACKUP"])
+    });
+    assert!(
+        back.is_some(),
+        "node {h} did not notify BACKUP after its check passed again"
+    );
 
     let t0 = Instant::now();
     for d in &daemons {
         d.kill(libc::SIGTERM);
     }
     for d in &daemons {
-        let st = d.wait_exit(Duration::from_secs(5)).unwrap_or_else(|| panic!("node {} did not exit", d.node));
+        let st = d
+            .wait_exit(Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("node {} did not exit", d.node));
         assert_eq!(st.code(), Some(0), "node {} exit status {st}", d.node);
     }
     // Notify is fire and forget: the STOP line may land just after the daemon exits.
     let stops = wait_since(t0, Duration::from_secs(4), POLL, || {
-        logs.iter().all(|(_, log)| notify_states(log).last().is_some_and(|s| s == "STOP"))
+        logs.iter()
+            .all(|(_, log)| notify_states(log).last().is_some_and(|s| s == "STOP"))
     });
     assert!(stops.is_some(), "STOP not notified last by both nodes");
 
     for (i, (_, log)) in logs.iter().enumerate() {
         for words in notify_lines(log) {
-            assert_eq!(words.len(), 4, "node {i}: notify line {words:?} is not 4 words");
+            assert_eq!(
+                words.len(),
+                4,
+                "node {i}: notify line {words:?} is not 4 words"
+            );
             assert_eq!(words[0], "INSTANCE", "node {i}: {words:?}");
             assert_eq!(words[1], instance(0), "node {i}: {words:?}");
-            assert!(["MASTER", "BACKUP", "FAULT", "STOP"].contains(&words[2].as_str()), "node {i}: {words:?}");
-            let prio: u32 = words[3].parse().unwrap_or_else(|_| panic!("node {i}: priority {:?} not a number", words[3]));
-            assert!((1..=254).contains(&prio), "node {i}: priority {prio} outside 1..254");
+            assert!(
+                ["MASTER", "BACKUP", "FAULT", "STOP"].contains(&words[2].as_str()),
+                "node {i}: {words:?}"
+            );
+            let prio: u32 = words[3]
+                .parse()
+                .unwrap_or_else(|_| panic!("node {i}: priority {:?} not a number", words[3]));
+            assert!(
+                (1..=254).contains(&prio),
+                "node {i}: priority {prio} outside 1..254"
+            );
         }
     }
     let states_h = notify_states(&logs[h].1);
     let states_b = notify_states(&logs[b].1);
-    assert!(in_order(&states_h, &["MASTER", "FAULT", "BACKUP", "STOP"]), "node {h} (first holder) notified {states_h:?}");
-    assert!(in_order(&states_b, &["BACKUP", "MASTER", "STOP"]), "node {b} (backup) notified {states_b:?}");
+    assert!(
+        in_order(&states_h, &["MASTER", "FAULT", "BACKUP", "STOP"]),
+        "node {h} (first holder) notified {states_h:?}"
+    );
+    assert!(
+        in_order(&states_b, &["BACKUP", "MASTER", "STOP"]),
+        "node {b} (backup) notified {states_b:?}"
+    );
 }
 
 /// A `sleep` reachable under the LAN's temp dir, so its command line carries the LAN's marker.
 fn marked_sleep(lan: &Lan) -> String {
     let bin = lan.dir().join("bin");
     fs::create_dir_all(&bin).expect("bin dir");
-    let target = ["/bin/sleep", "/usr/bin/sleep"].into_iter().find(|p| Path::new(p).exists()).expect("sleep binary");
+    let target = ["/bin/sleep", "/usr/bin/sleep"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("sleep binary");
     let link = bin.join("sleep");
     std::os::unix::fs::symlink(target, &link).expect("symlink sleep");
     link.display().to_string()
 }
 
 fn count_lines(path: &Path) -> usize {
-    fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0)
+    fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
 }
 
-/// 6a. A check that hangs (and leaves a background child) is killed after the interval with its
+/// Item 6a: A check that hangs (and leaves a background child) is killed after the interval with its
 /// whole process group: no process of it lives much longer than the interval.
 #[test]
 fn hanging_check_is_killed_with_its_children() {
     let lan = Lan::new(1);
     let sleep = marked_sleep(&lan);
     let count = lan.dir().join("hang.count");
-    let script = lan.script("hang.sh", &format!("echo run >> '{}'\n'{sleep}' 1000 & '{sleep}' 1000", count.display()));
+    let script = lan.script(
+        "hang.sh",
+        &format!(
+            "echo run >> '{}'\n'{sleep}' 1000 & '{sleep}' 1000",
+            count.display()
+        ),
+    );
     let env = Env::lan("192.0.2.201")
         .set("OPENSHIFT_HA_CHECK_SCRIPT", script.display())
         .set("OPENSHIFT_HA_CHECK_INTERVAL", 1);
@@ -372,8 +531,14 @@ fn hanging_check_is_killed_with_its_children() {
         }
         let procs = processes_with(&marker);
         seen = seen.max(procs.len());
-        let old: Vec<_> = procs.iter().filter(|p| p.age > Duration::from_secs(3)).collect();
-        assert!(old.is_empty(), "check processes outlive the 1 s interval: {old:?}");
+        let old: Vec<_> = procs
+            .iter()
+            .filter(|p| p.age > Duration::from_secs(3))
+            .collect();
+        assert!(
+            old.is_empty(),
+            "check processes outlive the 1 s interval: {old:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(seen > 0, "never saw the check script running");
@@ -381,7 +546,7 @@ fn hanging_check_is_killed_with_its_children() {
     assert!(runs >= 3, "hanging check ran only {runs} times in 7 s");
 }
 
-/// 6b. A check that forks a background grandchild, run many times, leaves no zombie child of the
+/// Item 6b: A check that forks a background grandchild, run many times, leaves no zombie child of the
 /// daemon and no stray process. (200 runs at the 1 s minimum interval would take minutes; this
 /// proves the reaping on the LAN, the 200-run count is the process unit test's job.)
 #[test]
@@ -390,32 +555,64 @@ fn forking_check_leaves_no_zombie_and_no_stray() {
     let lan = Lan::new(1);
     let sleep = marked_sleep(&lan);
     let count = lan.dir().join("fork.count");
-    let script = lan.script("fork.sh", &format!("echo run >> '{}'\n( '{sleep}' 0.3 & )\nexit 0", count.display()));
+    let script = lan.script(
+        "fork.sh",
+        &format!(
+            "echo run >> '{}'\n( '{sleep}' 0.3 & )\nexit 0",
+            count.display()
+        ),
+    );
     let env = Env::lan("192.0.2.201")
         .set("OPENSHIFT_HA_CHECK_SCRIPT", script.display())
         .set("OPENSHIFT_HA_CHECK_INTERVAL", 1);
     let daemon = lan.start(0, &env);
     let pid = daemon.pid();
 
-    let zombies = || -> HashSet<u32> { processes().into_iter().filter(|p| p.ppid == pid && p.state == 'Z').map(|p| p.pid).collect() };
+    let zombies = || -> HashSet<u32> {
+        processes()
+            .into_iter()
+            .filter(|p| p.ppid == pid && p.state == 'Z')
+            .map(|p| p.pid)
+            .collect()
+    };
     let mut previous = HashSet::new();
-    let done = wait_until(Duration::from_secs(RUNS as u64 * 2 + 5), Duration::from_millis(400), || {
-        if let Some(st) = daemon.exited() {
-            panic!("daemon exited ({st}):\n{}", daemon.stderr());
-        }
-        let now = zombies();
-        let lingering: Vec<_> = now.intersection(&previous).collect();
-        assert!(lingering.is_empty(), "zombie children of the daemon not reaped for 400 ms: {lingering:?}");
-        previous = now;
-        count_lines(&count) >= RUNS
-    });
-    assert!(done.is_some(), "check ran only {} times", count_lines(&count));
+    let done = wait_until(
+        Duration::from_secs(RUNS as u64 * 2 + 5),
+        Duration::from_millis(400),
+        || {
+            if let Some(st) = daemon.exited() {
+                panic!("daemon exited ({st}):\n{}", daemon.stderr());
+            }
+            let now = zombies();
+            let lingering: Vec<_> = now.intersection(&previous).collect();
+            assert!(
+                lingering.is_empty(),
+                "zombie children of the daemon not reaped for 400 ms: {lingering:?}"
+            );
+            previous = now;
+            count_lines(&count) >= RUNS
+        },
+    );
+    assert!(
+        done.is_some(),
+        "check ran only {} times",
+        count_lines(&count)
+    );
 
     std::thread::sleep(Duration::from_millis(600));
     let first = zombies();
     std::thread::sleep(Duration::from_millis(400));
     let lingering: Vec<_> = first.intersection(&zombies()).copied().collect();
-    assert!(lingering.is_empty(), "zombie children of the daemon: {lingering:?}");
-    let stray: Vec<_> = processes_with(&lan.marker()).into_iter().filter(|p| p.age > Duration::from_secs(3)).collect();
-    assert!(stray.is_empty(), "stray processes from the check: {stray:?}");
+    assert!(
+        lingering.is_empty(),
+        "zombie children of the daemon: {lingering:?}"
+    );
+    let stray: Vec<_> = processes_with(&lan.marker())
+        .into_iter()
+        .filter(|p| p.age > Duration::from_secs(3))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "stray processes from the check: {stray:?}"
+    );
 }

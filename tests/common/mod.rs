@@ -36,7 +36,11 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 /// A name unique to this test process and call: `ipf<pid>x<n>`.
 pub fn unique_prefix() -> String {
-    format!("ipf{}x{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "ipf{}x{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// IPv4 address of node `i`.
@@ -71,7 +75,12 @@ pub fn run(program: &str, args: &[&str]) -> String {
 
 /// Like [`wait_until`], but the returned time is measured from `t0` (e.g. the moment a signal
 /// was sent), so that setup steps between `t0` and the first poll are counted too.
-pub fn wait_since(t0: Instant, timeout: Duration, poll: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+pub fn wait_since(
+    t0: Instant,
+    timeout: Duration,
+    poll: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Option<Duration> {
     let mut at = None;
     wait_until(timeout.saturating_sub(t0.elapsed()), poll, || {
         let ok = cond();
@@ -84,7 +93,11 @@ pub fn wait_since(t0: Instant, timeout: Duration, poll: Duration, mut cond: impl
 }
 
 /// Polls `cond` every `poll` until it holds (returns the time it took) or `timeout` passes.
-pub fn wait_until(timeout: Duration, poll: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+pub fn wait_until(
+    timeout: Duration,
+    poll: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Option<Duration> {
     let start = Instant::now();
     loop {
         if cond() {
@@ -184,7 +197,12 @@ impl Daemon {
 
     /// The exit status once the process has ended, without waiting.
     pub fn exited(&self) -> Option<ExitStatus> {
-        self.child.lock().expect("daemon lock").try_wait().ok().flatten()
+        self.child
+            .lock()
+            .expect("daemon lock")
+            .try_wait()
+            .ok()
+            .flatten()
     }
 
     /// Waits up to `timeout` for the process to end.
@@ -220,7 +238,9 @@ pub struct Snapshot(pub Vec<Vec<Ipv4Addr>>);
 impl Snapshot {
     /// Nodes whose `eth0` carries `vip`.
     pub fn holders(&self, vip: Ipv4Addr) -> Vec<usize> {
-        (0..self.0.len()).filter(|&n| self.0[n].contains(&vip)).collect()
+        (0..self.0.len())
+            .filter(|&n| self.0[n].contains(&vip))
+            .collect()
     }
 }
 
@@ -260,13 +280,25 @@ pub fn processes() -> Vec<Proc> {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|u| u.parse().ok()))
         .unwrap_or(0.0);
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // The command name is in parentheses and may contain anything: split after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.len() < 20 {
             continue;
@@ -276,9 +308,20 @@ pub fn processes() -> Vec<Proc> {
         let start_ticks: f64 = f[19].parse().unwrap_or(0.0);
         let age = Duration::from_secs_f64((uptime - start_ticks / ticks).max(0.0));
         let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim_end().to_string())
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim_end()
+                    .to_string()
+            })
             .unwrap_or_default();
-        out.push(Proc { pid, ppid, state, cmdline, age });
+        out.push(Proc {
+            pid,
+            ppid,
+            state,
+            cmdline,
+            age,
+        });
     }
     out
 }
@@ -286,15 +329,22 @@ pub fn processes() -> Vec<Proc> {
 /// Processes whose command line contains `marker`, excluding this test process.
 pub fn processes_with(marker: &str) -> Vec<Proc> {
     let me = std::process::id();
-    processes().into_iter().filter(|p| p.pid != me && p.cmdline.contains(marker)).collect()
+    processes()
+        .into_iter()
+        .filter(|p| p.pid != me && p.cmdline.contains(marker))
+        .collect()
 }
 
 /// Deletes namespaces and temp dirs left by earlier test processes that died without cleaning
 /// up (SIGKILL, timeout): names `ipf<pid>x<n>...` whose `<pid>` no longer exists.
 fn sweep_stale() {
     fn dead_owner(name: &str) -> bool {
-        let Some(rest) = name.strip_prefix("ipf") else { return false };
-        let Some((pid, tail)) = rest.split_once('x') else { return false };
+        let Some(rest) = name.strip_prefix("ipf") else {
+            return false;
+        };
+        let Some((pid, tail)) = rest.split_once('x') else {
+            return false;
+        };
         let numbered = tail.chars().next().is_some_and(|c| c.is_ascii_digit());
         numbered && pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists()
     }
@@ -332,7 +382,11 @@ impl Lan {
     /// Builds the LAN. Needs root.
     pub fn new(nodes: usize) -> Lan {
         // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "integration tests need root (network namespaces)");
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "integration tests need root (network namespaces)"
+        );
         sweep_stale();
         let prefix = unique_prefix();
         let mut lan = Lan {
@@ -347,7 +401,20 @@ impl Lan {
         };
         let sw = lan.switch.clone();
         lan.add_ns(&sw);
-        run("ip", &["-n", &sw, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
+        run(
+            "ip",
+            &[
+                "-n",
+                &sw,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
         run("ip", &["-n", &sw, "link", "set", "br0", "up"]);
         for i in 0..nodes {
             let ns = lan.nodes[i].clone();
@@ -368,9 +435,20 @@ impl Lan {
     fn plug(&mut self, ns: &str, port: &str, addr: Ipv4Addr) {
         self.add_ns(ns);
         let sw = self.switch.clone();
-        run("ip", &["-n", &sw, "link", "add", port, "type", "veth", "peer", "name", IFACE, "netns", ns]);
-        run("ip", &["-n", &sw, "link", "set", port, "master", "br0", "up"]);
-        run("ip", &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", IFACE]);
+        run(
+            "ip",
+            &[
+                "-n", &sw, "link", "add", port, "type", "veth", "peer", "name", IFACE, "netns", ns,
+            ],
+        );
+        run(
+            "ip",
+            &["-n", &sw, "link", "set", port, "master", "br0", "up"],
+        );
+        run(
+            "ip",
+            &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", IFACE],
+        );
         run("ip", &["-n", ns, "link", "set", IFACE, "up"]);
     }
 
@@ -423,7 +501,9 @@ impl Lan {
         let scratch = self.dir().join(format!("{stem}.mnt"));
         fs::create_dir_all(&scratch).expect("create mount scratch dir");
         let mounts = PrivateEtc::new(&scratch);
-        let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        let path = std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", self.node_ns(node), program])
             .args(args)
@@ -439,17 +519,41 @@ impl Lan {
         let child = cmd.spawn().expect("spawn ip netns exec <daemon>");
         let pid = child.id();
         let child = Arc::new(Mutex::new(child));
-        self.daemons.lock().expect("daemons lock").push(child.clone());
-        Daemon { node, pid, child, stderr_path, stdout_path }
+        self.daemons
+            .lock()
+            .expect("daemons lock")
+            .push(child.clone());
+        Daemon {
+            node,
+            pid,
+            child,
+            stderr_path,
+            stdout_path,
+        }
     }
 
     /// IPv4 addresses on node `i`'s `eth0`.
     pub fn addrs(&self, i: usize) -> Vec<Ipv4Addr> {
-        let out = run("ip", &["-n", self.node_ns(i), "-o", "-4", "addr", "show", "dev", IFACE]);
+        let out = run(
+            "ip",
+            &[
+                "-n",
+                self.node_ns(i),
+                "-o",
+                "-4",
+                "addr",
+                "show",
+                "dev",
+                IFACE,
+            ],
+        );
         out.lines()
             .filter_map(|l| {
                 let mut words = l.split_whitespace().skip_while(|w| *w != "inet").skip(1);
-                words.next().and_then(|a| a.split('/').next()).and_then(|a| a.parse().ok())
+                words
+                    .next()
+                    .and_then(|a| a.split('/').next())
+                    .and_then(|a| a.parse().ok())
             })
             .collect()
     }
@@ -471,22 +575,44 @@ impl Lan {
 
     /// MAC address of node `i`'s `eth0`.
     pub fn mac(&self, i: usize) -> String {
-        let out = run("ip", &["-n", self.node_ns(i), "-o", "link", "show", "dev", IFACE]);
-        let mut words = out.split_whitespace().skip_while(|w| *w != "link/ether").skip(1);
+        let out = run(
+            "ip",
+            &["-n", self.node_ns(i), "-o", "link", "show", "dev", IFACE],
+        );
+        let mut words = out
+            .split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .skip(1);
         words.next().expect("eth0 has a MAC").to_string()
     }
 
     /// The client's neighbour entry (MAC) for `addr`, if any.
     pub fn client_neigh(&self, addr: Ipv4Addr) -> Option<String> {
-        let out = run("ip", &["-n", self.client_ns(), "neigh", "show", &addr.to_string()]);
-        let mut words = out.split_whitespace().skip_while(|w| *w != "lladdr").skip(1);
+        let out = run(
+            "ip",
+            &["-n", self.client_ns(), "neigh", "show", &addr.to_string()],
+        );
+        let mut words = out
+            .split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .skip(1);
         words.next().map(str::to_string)
     }
 
     /// One ping from the client (`ping -c1 -W1`): true if answered.
     pub fn ping_from_client(&self, addr: Ipv4Addr) -> bool {
         Command::new("ip")
-            .args(["netns", "exec", self.client_ns(), "ping", "-n", "-q", "-c1", "-W1", &addr.to_string()])
+            .args([
+                "netns",
+                "exec",
+                self.client_ns(),
+                "ping",
+                "-n",
+                "-q",
+                "-c1",
+                "-W1",
+                &addr.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -499,7 +625,8 @@ impl Lan {
         let ns_path = Path::new("/run/netns").join(self.client_ns());
         let target = SocketAddrV4::new(addr, port).into();
         thread::spawn(move || {
-            enter_netns(&ns_path).is_ok() && TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok()
+            enter_netns(&ns_path).is_ok()
+                && TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok()
         })
         .join()
         .unwrap_or(false)
@@ -507,7 +634,10 @@ impl Lan {
 
     /// Unplugs node `i` from the switch (its port goes down): the node is gone for the LAN.
     pub fn unplug(&self, i: usize) {
-        run("ip", &["-n", &self.switch, "link", "set", &format!("n{i}"), "down"]);
+        run(
+            "ip",
+            &["-n", &self.switch, "link", "set", &format!("n{i}"), "down"],
+        );
     }
 
     /// Opens a TCP listener on `<node ip>:port` inside node `i`'s namespace.
@@ -518,10 +648,12 @@ impl Lan {
         let (tx, rx) = mpsc::channel();
         let stop_flag = stop.clone();
         let thread = thread::spawn(move || {
-            let bound = enter_netns(&ns_path).and_then(|()| TcpListener::bind(addr)).and_then(|l| {
-                l.set_nonblocking(true)?;
-                Ok(l)
-            });
+            let bound = enter_netns(&ns_path)
+                .and_then(|()| TcpListener::bind(addr))
+                .and_then(|l| {
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                });
             let listener = match bound {
                 Ok(l) => {
                     let _ = tx.send(Ok(()));
@@ -540,7 +672,10 @@ impl Lan {
             }
         });
         match rx.recv() {
-            Ok(Ok(())) => Listener { stop, thread: Some(thread) },
+            Ok(Ok(())) => Listener {
+                stop,
+                thread: Some(thread),
+            },
             Ok(Err(e)) => panic!("listen on {addr} in node {i}: {e}"),
             Err(_) => panic!("listener thread for node {i} died"),
         }
@@ -558,17 +693,25 @@ impl Lan {
     /// Returns (script, log).
     pub fn notify_script(&self, name: &str) -> (PathBuf, PathBuf) {
         let log = self.dir().join(format!("{name}.log"));
-        let script = self.script(&format!("{name}.sh"), &format!("echo \"$*\" >> '{}'", log.display()));
+        let script = self.script(
+            &format!("{name}.sh"),
+            &format!("echo \"$*\" >> '{}'", log.display()),
+        );
         (script, log)
     }
 
     /// Prints every log of this LAN (daemon stderr/stdout, script logs) to the test output.
     pub fn dump_logs(&self) {
-        let Ok(dir) = fs::read_dir(self.dir()) else { return };
+        let Ok(dir) = fs::read_dir(self.dir()) else {
+            return;
+        };
         let mut files: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
         files.sort();
         for f in files {
-            let interesting = f.extension().and_then(OsStr::to_str).is_some_and(|x| ["stderr", "stdout", "log"].contains(&x));
+            let interesting = f
+                .extension()
+                .and_then(OsStr::to_str)
+                .is_some_and(|x| ["stderr", "stdout", "log"].contains(&x));
             if interesting && let Ok(text) = fs::read_to_string(&f) {
                 eprintln!("===== {} =====\n{}", f.display(), tail(&text, 8000));
             }
@@ -591,7 +734,12 @@ impl Drop for Lan {
             descendants(&table, child.id(), &mut doomed);
         }
         let marker = self.marker();
-        doomed.extend(table.iter().filter(|p| p.cmdline.contains(&marker)).map(|p| p.pid));
+        doomed.extend(
+            table
+                .iter()
+                .filter(|p| p.cmdline.contains(&marker))
+                .map(|p| p.pid),
+        );
         for d in daemons {
             let mut child = d.lock().unwrap_or_else(|e| e.into_inner());
             // std sends nothing to an already reaped child, so no recycled pid is hit.
@@ -606,7 +754,10 @@ impl Drop for Lan {
             }
         }
         for ns in self.created.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
@@ -650,7 +801,11 @@ impl PrivateEtc {
         let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("path without NUL");
         let upper = scratch.join("upper");
         let work = scratch.join("work");
-        let options = format!("lowerdir=/etc,upperdir={},workdir={}", upper.display(), work.display());
+        let options = format!(
+            "lowerdir=/etc,upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
         PrivateEtc {
             scratch: c(scratch),
             upper: c(&upper),
@@ -663,15 +818,31 @@ impl PrivateEtc {
     /// and SIGKILL when the spawning test thread dies.
     fn apply(&self) -> io::Result<()> {
         fn check(rc: libc::c_int) -> io::Result<()> {
-            if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
         }
         let none = c"none".as_ptr();
         // SAFETY: raw syscalls with NUL-terminated strings that outlive the calls.
         unsafe {
             check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
             check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(none, c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()))?;
-            check(libc::mount(c"tmpfs".as_ptr(), self.scratch.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()))?;
+            check(libc::mount(
+                none,
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                self.scratch.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            ))?;
             check(libc::mkdir(self.upper.as_ptr(), 0o755))?;
             check(libc::mkdir(self.work.as_ptr(), 0o755))?;
             check(libc::mount(
