@@ -1,4 +1,219 @@
-//! Commands and multi-call dispatch.
+//! Commands and multi-call dispatch (like busybox: the name we are called by picks the
+//! command, so the documented Deployment's paths keep working).
+use crate::config::error::EXIT_CONFIG;
+use crate::config::{ConfigError, Plan, Settings};
+use crate::daemon::event_loop::Daemon;
+use crate::daemon::host::{self, Host, HostError};
+use crate::daemon::transmit::Sender;
+use crate::log;
+use crate::sys::netlink::Rtnl;
+use crate::sys::packet_socket::PacketSocket;
+use crate::sys::process;
+use crate::sys::signals::SignalFd;
+use crate::sys::vrrp_socket::VrrpSocketV4;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
+
+const USAGE: &str = "\
+ipfailover: VRRP failover for OpenShift, configured by OPENSHIFT_HA_* variables
+
+Usage:
+  ipfailover [run]             run the daemon (also when called as monitor.sh)
+  ipfailover config            print the plan: instances, VRIDs, priorities, VIPs, check, notify
+  ipfailover config --keepalived
+                               print the equivalent keepalived.conf
+  ipfailover cleanup           remove this configuration's VIPs (also as remove-failover.sh)
+  ipfailover --help | --version
+
+Configuration errors exit with status 2 before anything on the host is changed.";
+
+/// Exit status for a failure of the host (kernel refused, socket could not open).
+const EXIT_FAILURE: i32 = 1;
+
 pub fn main() -> i32 {
-    0
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = if args.is_empty() { OsString::new() } else { args.remove(0) };
+    let called_as = std::path::Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut pargs = pico_args::Arguments::from_vec(args);
+    if pargs.contains(["-h", "--help"]) {
+        println!("{USAGE}");
+        return 0;
+    }
+    if pargs.contains(["-V", "--version"]) {
+        println!("ipfailover {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let command = match called_as.as_deref() {
+        Some("monitor.sh") => Some("run".to_string()),
+        Some("remove-failover.sh") => Some("cleanup".to_string()),
+        _ => match pargs.subcommand() {
+            Ok(c) => c,
+            Err(e) => return usage_error(&e.to_string()),
+        },
+    };
+    let keepalived = pargs.contains("--keepalived");
+    let rest = pargs.finish();
+    if !rest.is_empty() {
+        return usage_error(&format!("unexpected arguments {rest:?}"));
+    }
+    match command.as_deref().unwrap_or("run") {
+        "run" => run(),
+        "config" => config(keepalived),
+        "cleanup" => cleanup(),
+        other => usage_error(&format!("unknown command {other:?}")),
+    }
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("ipfailover: {msg}\n\n{USAGE}");
+    EXIT_CONFIG
+}
+
+/// The process environment as a map; values that are not UTF-8 become lossy text, which
+/// the strict parsers then reject with the variable's name.
+fn environment() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// Why start-up stopped, with the exit status it deserves.
+enum Failure {
+    Config(ConfigError),
+    Host(String),
+}
+
+impl Failure {
+    fn report(self) -> i32 {
+        match self {
+            Failure::Config(e) => {
+                log::line(&e.to_string());
+                EXIT_CONFIG
+            }
+            Failure::Host(msg) => {
+                log::line(&msg);
+                EXIT_FAILURE
+            }
+        }
+    }
+}
+
+/// Environment → settings → host facts → plan. Reads the host, changes nothing.
+fn load() -> Result<(Plan, Host, Rtnl), Failure> {
+    let settings = Settings::from_env(&environment()).map_err(Failure::Config)?;
+    let mut rtnl = Rtnl::open().map_err(|e| Failure::Host(format!("Netlink: cannot open: {e}")))?;
+    let host = host::discover(&mut rtnl, &settings).map_err(|e| match e {
+        HostError::Config(c) => Failure::Config(c),
+        HostError::Io(e) => Failure::Host(format!("Netlink: cannot read the interfaces: {e}")),
+    })?;
+    let plan = Plan::build(&settings, &host.facts).map_err(Failure::Config)?;
+    Ok((plan, host, rtnl))
+}
+
+fn config(keepalived: bool) -> i32 {
+    match load() {
+        Ok((plan, _, _)) => {
+            let text = if keepalived { plan.render_keepalived_conf() } else { plan.render_summary() };
+            print!("{text}");
+            0
+        }
+        Err(f) => f.report(),
+    }
+}
+
+fn cleanup() -> i32 {
+    let (plan, host, mut rtnl) = match load() {
+        Ok(loaded) => loaded,
+        Err(f) => return f.report(),
+    };
+    let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
+    log::line(&format!("Releasing VIPs (interface {}): {}", plan.interface, join(&vips)));
+    match rtnl.del_addrs(host.link.index, &vips) {
+        Ok(()) => 0,
+        Err(e) => Failure::Host(format!("cannot remove VIPs: {e}")).report(),
+    }
+}
+
+fn join(addrs: &[IpAddr]) -> String {
+    addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// The address our adverts come from: the configured override, else the node IPv4.
+fn source_address(plan: &Plan) -> Result<Ipv4Addr, Failure> {
+    let configured = if plan.unicast_peers.is_empty() { plan.mcast_src } else { plan.unicast_src };
+    match configured.or(plan.node_ipv4.map(IpAddr::V4)) {
+        Some(IpAddr::V4(v4)) => Ok(v4),
+        Some(IpAddr::V6(v6)) => Err(Failure::Config(ConfigError {
+            var: if plan.unicast_peers.is_empty() { "MULTICAST_SOURCE_IPADDRESS" } else { "UNICAST_SOURCE_IPADDRESS" },
+            item: v6.to_string(),
+            expected: "an IPv4 address for IPv4 VIPs".to_string(),
+        })),
+        None => Err(Failure::Config(ConfigError {
+            var: "OPENSHIFT_HA_NETWORK_INTERFACE",
+            item: plan.interface.clone(),
+            expected: "an interface with an IPv4 address (VRRP adverts need a source address)".to_string(),
+        })),
+    }
+}
+
+fn run() -> i32 {
+    let (plan, host, mut rtnl) = match load() {
+        Ok(loaded) => loaded,
+        Err(f) => return f.report(),
+    };
+    if let Some(v6) = plan.instances.iter().find(|i| i.vips.iter().any(IpAddr::is_ipv6)) {
+        return Failure::Config(ConfigError {
+            var: "OPENSHIFT_HA_VIRTUAL_IPS",
+            item: join(&v6.vips),
+            expected: "IPv4 addresses: IPv6 VIPs (VRRPv3) are not supported by this build yet".to_string(),
+        })
+        .report();
+    }
+    let src = match source_address(&plan) {
+        Ok(src) => src,
+        Err(f) => return f.report(),
+    };
+    for l in plan.render_summary().lines() {
+        log::line(l);
+    }
+    // Signals first: every child we start must find them blocked here and unblocked in itself.
+    let signals = match SignalFd::new(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD]) {
+        Ok(s) => s,
+        Err(e) => return Failure::Host(format!("cannot set up signal handling: {e}")).report(),
+    };
+    if let Err(e) = process::become_subreaper() {
+        log::line(&format!("cannot become child subreaper (orphaned script children may linger): {e}"));
+    }
+    // Stale VIPs of a previous run (SIGKILL, crash) must not stay on this node.
+    let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
+    if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
+        log::line(&format!("cannot remove stale VIPs: {e}"));
+    }
+    let multicast = plan.unicast_peers.is_empty();
+    let sender = VrrpSocketV4::open(host.link.index, &host.link.name, multicast).and_then(|socket| {
+        Ok(Sender {
+            socket,
+            packet: PacketSocket::open(host.link.index)?,
+            src,
+            mac: host.link.mac.unwrap_or([0; 6]),
+            password: plan.password,
+            peers: plan
+                .unicast_peers
+                .iter()
+                .filter_map(|p| match p {
+                    IpAddr::V4(v4) => Some(*v4),
+                    IpAddr::V6(_) => None,
+                })
+                .collect(),
+        })
+    });
+    let sender = match sender {
+        Ok(s) => s,
+        Err(e) => return Failure::Host(format!("cannot open VRRP sockets on {}: {e}", host.link.name)).report(),
+    };
+    match Daemon::new(plan, &host, signals, rtnl, sender) {
+        Ok(mut daemon) => daemon.run(),
+        Err(e) => Failure::Host(format!("cannot start the event loop: {e}")).report(),
+    }
 }

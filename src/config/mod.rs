@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub mod error;
 pub mod plan;
+pub mod render;
 pub mod settings;
 pub mod vips;
 

@@ -1,1 +1,7 @@
 //! The event loop: reads sockets, signals, children and timers, feeds the core, executes actions.
+pub mod event_loop;
+pub mod health;
+pub mod host;
+pub mod receive;
+pub mod report;
+pub mod transmit;

@@ -3,3 +3,5 @@ pub mod arp;
 pub mod checksum;
 pub mod ipv4;
 pub mod vrrp;
+
+pub use vrrp::DecodeError;

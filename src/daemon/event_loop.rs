@@ -1,0 +1,398 @@
+//! The one synchronous `mio` loop: signals, VRRP packets, link changes, the health check and
+//! timers go in; the core's actions come out and are executed here, in order.
+use super::health::{Health, Verdict};
+use super::host::Host;
+use super::receive::{self, Counters, Drops};
+use super::report;
+use super::transmit::Sender;
+use crate::config::{InstancePlan, Plan};
+use crate::log;
+use crate::sys::netlink::{Monitor, NetEvent, Rtnl};
+use crate::sys::process;
+use crate::sys::signals::SignalFd;
+use crate::vrrp::{Action, Actions, Instance, NotifyState, Params, State, Why};
+use crate::wire::vrrp::Version;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+const SIGNALS: Token = Token(0);
+const VRRP: Token = Token(1);
+const NETLINK: Token = Token(2);
+const HEALTH: Token = Token(3);
+
+/// Packets read per wake-up before timers get their turn (a flood must not starve adverts).
+const RX_BATCH: usize = 64;
+/// How long STOP notify scripts may run at shutdown before their groups are killed.
+const STOP_NOTIFY_GRACE: Duration = Duration::from_secs(1);
+
+/// One instance with what the loop keeps beside the pure machine.
+struct Slot {
+    plan: InstancePlan,
+    machine: Instance,
+    ip_id: u16,
+}
+
+/// Everything the running daemon owns.
+pub struct Daemon {
+    plan: Plan,
+    check_name: String,
+    ifindex: u32,
+    slots: Vec<Slot>,
+    /// VRID → index into `slots`.
+    by_vrid: [Option<u8>; 256],
+    poll: Poll,
+    signals: SignalFd,
+    sender: Sender,
+    rtnl: Rtnl,
+    monitor: Monitor,
+    health: Health,
+    /// `None` until the first check result.
+    healthy: Option<bool>,
+    link_up: bool,
+    start: Instant,
+    drops: Drops,
+    /// Notify scripts still running (pids), so shutdown can wait for STOP.
+    notify_pids: Vec<i32>,
+}
+
+impl Daemon {
+    /// Opens every socket and registers it. Nothing is sent yet.
+    pub fn new(plan: Plan, host: &Host, signals: SignalFd, rtnl: Rtnl, sender: Sender) -> io::Result<Daemon> {
+        let poll = Poll::new()?;
+        let monitor = Monitor::open()?;
+        let registry = poll.registry();
+        registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        registry.register(&mut SourceFd(&sender.socket.as_raw_fd()), VRRP, Interest::READABLE)?;
+        registry.register(&mut SourceFd(&monitor.as_raw_fd()), NETLINK, Interest::READABLE)?;
+        let start = Instant::now();
+        let health = Health::new(&plan.check, plan.node_ipv4, plan.check_interval, start);
+        let local_addr = IpAddr::V4(sender.src);
+        let mut by_vrid = [None; 256];
+        let slots: Vec<Slot> = plan
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                by_vrid[usize::from(p.vrid)] = u8::try_from(i).ok();
+                Slot {
+                    machine: Instance::new(Params {
+                        version: Version::V2,
+                        priority: p.priority,
+                        preemption: p.preemption,
+                        interval_cs: 100,
+                        local_addr,
+                    }),
+                    plan: p.clone(),
+                    ip_id: 0,
+                }
+            })
+            .collect();
+        Ok(Daemon {
+            check_name: format!("chk_{}", plan.config_name.replace('-', "_")),
+            ifindex: host.link.index,
+            link_up: host.link.up && host.link.running,
+            plan,
+            slots,
+            by_vrid,
+            poll,
+            signals,
+            sender,
+            rtnl,
+            monitor,
+            health,
+            healthy: None,
+            start,
+            drops: Drops::default(),
+            notify_pids: Vec::new(),
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Runs until SIGTERM, SIGINT or SIGHUP; returns the exit status.
+    pub fn run(&mut self) -> i32 {
+        log::line(&format!("Health check: {}", self.health.describe()));
+        if !self.link_up {
+            log::line(&format!("Netlink: interface {} is down", self.plan.interface));
+        }
+        let mut events = Events::with_capacity(16);
+        let mut rx_pending = false;
+        loop {
+            self.fire_timers();
+            let timeout = if rx_pending { Some(Duration::ZERO) } else { self.next_timeout() };
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                log::line(&format!("poll failed: {e}"));
+                return 1;
+            }
+            if rx_pending {
+                rx_pending = self.receive();
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS if self.on_signals() => return self.shutdown(),
+                    VRRP => rx_pending = self.receive(),
+                    NETLINK => self.on_netlink(),
+                    HEALTH => {
+                        if let Some(v) = self.health.on_ready(self.poll.registry()) {
+                            self.on_verdict(v);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn next_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let instance = self.slots.iter().filter_map(|s| s.machine.next_deadline()).min().map(|d| self.start + d);
+        let deadline = [instance, self.health.deadline()].into_iter().flatten().min()?;
+        Some(deadline.saturating_duration_since(now))
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        if self.health.deadline().is_some_and(|d| d <= now)
+            && let Some(v) = self.health.on_timer(now, self.poll.registry(), HEALTH)
+        {
+            self.on_verdict(v);
+        }
+        let t = self.now();
+        for i in 0..self.slots.len() {
+            if self.slots[i].machine.next_deadline().is_some_and(|d| d <= t) {
+                let actions = self.slots[i].machine.on_timeout(t);
+                self.execute(i, actions);
+            }
+        }
+    }
+
+    /// Reads a bounded batch of packets; `true` when the socket may hold more.
+    fn receive(&mut self) -> bool {
+        let mut buf = [0u8; 2048];
+        for _ in 0..RX_BATCH {
+            match self.sender.socket.recv(&mut buf) {
+                Ok(Some(n)) => self.on_packet(&buf[..n]),
+                Ok(None) => return false,
+                // One oversized datagram was dropped; the socket is fine, keep draining.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => self.drops.counters.count("oversized"),
+                Err(e) => {
+                    log::line(&format!("VRRP receive error: {e}"));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn on_packet(&mut self, pkt: &[u8]) {
+        let (ip, adv) = match receive::decode(pkt) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                let src = (pkt.len() >= 20).then(|| IpAddr::V4(Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15])));
+                return self.drops.malformed(src, &e);
+            }
+        };
+        let from = IpAddr::V4(ip.src);
+        // Other VRIDs on the segment belong to other clusters: ignored silently, like keepalived.
+        let Some(i) = self.by_vrid[usize::from(adv.vrid)].map(usize::from) else {
+            return self.drops.counters.count("unknown_vrid");
+        };
+        let slot = &mut self.slots[i];
+        if matches!(slot.machine.state(), State::Init | State::Fault) {
+            return self.drops.counters.count("not_running");
+        }
+        let expect = receive::expect(&slot.plan.vips, self.plan.password, !self.plan.unicast_peers.is_empty());
+        if let Err(r) = receive::accept(&adv, &ip, &expect) {
+            return self.drops.rejected(&slot.plan.name, from, &r);
+        }
+        self.drops.counters.count("accepted");
+        let actions = slot.machine.on_advert(self.start.elapsed(), from, adv.priority, adv.interval_cs);
+        self.execute(i, actions);
+    }
+
+    fn on_signals(&mut self) -> bool {
+        let mut stop = false;
+        loop {
+            match self.signals.read() {
+                Ok(Some(libc::SIGCHLD)) => self.reap(),
+                Ok(Some(sig)) => {
+                    log::line(&format!("Stopping on signal {sig}"));
+                    stop = true;
+                }
+                Ok(None) => return stop,
+                Err(e) => {
+                    log::line(&format!("signalfd read failed: {e}"));
+                    return stop;
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        for (pid, exit) in process::reap() {
+            self.notify_pids.retain(|p| *p != pid);
+            if let Some(v) = self.health.on_child_exit(pid, exit) {
+                self.on_verdict(v);
+            }
+        }
+    }
+
+    fn on_netlink(&mut self) {
+        let mut events = Vec::new();
+        if let Err(e) = self.monitor.read_events(&mut events) {
+            log::line(&format!("Netlink: monitor error: {e}; re-reading the interface"));
+            match self.rtnl.links() {
+                Ok(links) => {
+                    if let Some(l) = links.into_iter().find(|l| l.index == self.ifindex) {
+                        events.push(NetEvent::Link(l));
+                    }
+                }
+                Err(e) => log::line(&format!("Netlink: cannot re-read links: {e}")),
+            }
+        }
+        for event in events {
+            if let NetEvent::Link(l) = event {
+                if l.index != self.ifindex {
+                    continue;
+                }
+                let up = l.up && l.running;
+                if up != self.link_up {
+                    self.link_up = up;
+                    log::line(&format!("Netlink: interface {} is {}", self.plan.interface, if up { "up" } else { "down" }));
+                    self.apply_fault();
+                }
+            }
+        }
+    }
+
+    fn on_verdict(&mut self, verdict: Verdict) {
+        let healthy = matches!(verdict, Verdict::Healthy);
+        if self.healthy != Some(healthy) {
+            match &verdict {
+                Verdict::Healthy => log::line(&format!("VRRP_Script({}) succeeded", self.check_name)),
+                Verdict::Unhealthy(why) => log::line(&format!("VRRP_Script({}) failed: {why}", self.check_name)),
+            }
+        }
+        self.healthy = Some(healthy);
+        self.apply_fault();
+    }
+
+    /// FAULT when the interface is down or the check failed; nothing until the first result.
+    fn apply_fault(&mut self) {
+        let (fault, why) = match (self.link_up, self.healthy) {
+            (false, _) => (true, Why::Down(format!("interface {} down", self.plan.interface))),
+            (true, Some(false)) => (true, Why::Down("health check failed".to_string())),
+            (true, Some(true)) => (false, Why::Up),
+            (true, None) => return,
+        };
+        let now = self.now();
+        for i in 0..self.slots.len() {
+            let actions = self.slots[i].machine.set_fault(now, fault, why.clone());
+            self.execute(i, actions);
+        }
+    }
+
+    fn execute(&mut self, i: usize, actions: Actions) {
+        for action in actions {
+            self.execute_one(i, action);
+        }
+    }
+
+    fn execute_one(&mut self, i: usize, action: Action) {
+        let slot = &mut self.slots[i];
+        let name = &slot.plan.name;
+        match action {
+            Action::SendAdvert { priority } => {
+                if let Err(e) = self.sender.send_advert(slot.plan.vrid, priority, &slot.plan.vips, &mut slot.ip_id) {
+                    log::line(&format!("({name}) cannot send advert: {e}"));
+                }
+            }
+            Action::AddVips => {
+                if let Err(e) = self.rtnl.add_addrs(self.ifindex, &slot.plan.vips) {
+                    log::line(&format!("({name}) cannot add VIPs: {e}"));
+                }
+            }
+            Action::RemoveVips => {
+                if let Err(e) = self.rtnl.del_addrs(self.ifindex, &slot.plan.vips) {
+                    log::line(&format!("({name}) cannot remove VIPs: {e}"));
+                }
+            }
+            Action::Garp => {
+                if let Err(e) = self.sender.garp(&slot.plan.vips) {
+                    log::line(&format!("({name}) cannot send gratuitous ARP: {e}"));
+                }
+            }
+            Action::Notify(state) => {
+                let (name, priority) = (name.clone(), slot.plan.priority);
+                self.notify(&name, state, priority);
+            }
+            Action::Log(event) => {
+                for l in report::lines(name, slot.plan.priority, &event) {
+                    log::line(&l);
+                }
+            }
+        }
+    }
+
+    /// Fire and forget: the script runs in its own group and is reaped on SIGCHLD.
+    fn notify(&mut self, name: &str, state: NotifyState, priority: u8) {
+        let Some(script) = &self.plan.notify else { return };
+        let prio = priority.to_string();
+        match process::spawn_script(&script.argv, &["INSTANCE", name, state.as_str(), &prio], false) {
+            Ok(child) => self.notify_pids.push(child.pid),
+            Err(e) => log::line(&format!("({name}) notify script failed to start: {e}")),
+        }
+    }
+
+    /// Hand off first (priority-0 adverts from every master), then remove VIPs, then STOP
+    /// notifies, then give those scripts a moment.
+    fn shutdown(&mut self) -> i32 {
+        let mut all: Vec<(usize, Action)> = Vec::new();
+        for i in 0..self.slots.len() {
+            all.extend(self.slots[i].machine.shutdown().into_iter().map(|a| (i, a)));
+        }
+        all.sort_by_key(|(_, a)| match a {
+            Action::SendAdvert { .. } => 0,
+            Action::RemoveVips => 1,
+            _ => 2,
+        });
+        for (i, action) in all {
+            self.execute_one(i, action);
+        }
+        let deadline = Instant::now() + STOP_NOTIFY_GRACE;
+        while !self.notify_pids.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            for (pid, _) in process::reap() {
+                self.notify_pids.retain(|p| *p != pid);
+            }
+        }
+        for pid in self.notify_pids.drain(..) {
+            process::kill_group(pid, libc::SIGKILL);
+        }
+        log::line("Stopped");
+        0
+    }
+
+    /// State of every instance (for tests and status).
+    pub fn states(&self) -> Vec<(String, State)> {
+        self.slots.iter().map(|s| (s.plan.name.clone(), s.machine.state())).collect()
+    }
+
+    /// Counters of received packets by outcome.
+    pub fn counters(&self) -> &Counters {
+        &self.drops.counters
+    }
+
+    /// The address our adverts come from.
+    pub fn source(&self) -> Ipv4Addr {
+        self.sender.src
+    }
+}

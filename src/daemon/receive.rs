@@ -1,0 +1,127 @@
+//! The receive path: bytes from the raw socket → a validated advert for one instance, or a
+//! counted drop. A hostile or malformed packet costs a counter increment and, at most a few
+//! times a second, a log line; never a panic and never a state change.
+use crate::log::RateLimit;
+use crate::vrrp::validate::{Expect, Reject, validate};
+use crate::wire::ipv4::{self, Ipv4Header};
+use crate::wire::vrrp::{Advert, DecodeError};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// Log lines about dropped packets allowed per second; the rest are counted.
+const DROP_LOG_BURST: u32 = 5;
+
+/// Received packets by outcome (`accepted`, or the drop kind).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub by_kind: BTreeMap<&'static str, u64>,
+}
+
+impl Counters {
+    pub fn count(&mut self, kind: &'static str) {
+        *self.by_kind.entry(kind).or_insert(0) += 1;
+    }
+}
+
+/// Decodes an IPv4 datagram carrying VRRP: IP header, total length, then the advert.
+pub fn decode(pkt: &[u8]) -> Result<(Ipv4Header, Advert), DecodeError> {
+    let (ip, payload) = ipv4::parse(pkt)?;
+    ip.check_total_len(pkt.len())?;
+    let adv = Advert::parse(payload, IpAddr::V4(ip.src), IpAddr::V4(ip.dst))?;
+    Ok((ip, adv))
+}
+
+/// Counts and (rate-limited) logs what is dropped.
+pub struct Drops {
+    pub counters: Counters,
+    limit: RateLimit,
+}
+
+impl Default for Drops {
+    fn default() -> Self {
+        Drops { counters: Counters::default(), limit: RateLimit::new(DROP_LOG_BURST, Duration::from_secs(1)) }
+    }
+}
+
+impl Drops {
+    /// A packet that is not even a well-formed advert.
+    pub fn malformed(&mut self, from: Option<IpAddr>, e: &DecodeError) {
+        self.counters.count(e.as_str());
+        self.log(|| match from {
+            Some(src) => format!("VRRP packet from {src} dropped: {e}"),
+            None => format!("VRRP packet dropped: {e}"),
+        });
+    }
+
+    /// A well-formed advert that instance `name` does not accept.
+    pub fn rejected(&mut self, name: &str, from: IpAddr, r: &Reject) {
+        self.counters.count(r.as_str());
+        self.log(|| format!("({name}) {r} (from {from})"));
+    }
+
+    fn log(&mut self, line: impl FnOnce() -> String) {
+        if let Some(suppressed) = self.limit.allow(Instant::now()) {
+            let mut l = line();
+            if suppressed > 0 {
+                l.push_str(&format!(" ({suppressed} similar lines suppressed)"));
+            }
+            crate::log::line(&l);
+        }
+    }
+}
+
+/// What our instances expect of an advert (VRRPv2, PASS, 1 s).
+pub fn expect<'a>(vips: &'a [IpAddr], password: [u8; 8], unicast: bool) -> Expect<'a> {
+    Expect { version: crate::wire::vrrp::Version::V2, interval_cs: 100, auth_type: 1, auth_data: password, vips, unicast }
+}
+
+/// Validates `adv` for one instance.
+pub fn accept(adv: &Advert, ip: &Ipv4Header, expect: &Expect) -> Result<(), Reject> {
+    validate(adv, ip.ttl, IpAddr::V4(ip.dst), expect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::transmit::advert;
+    use std::net::Ipv4Addr;
+
+    fn datagram(adv: &Advert, ttl: u8) -> Vec<u8> {
+        let src = Ipv4Addr::new(192, 0, 2, 12);
+        let dst = Ipv4Addr::new(224, 0, 0, 18);
+        let mut buf = vec![0u8; 20 + adv.buffer_len()];
+        let mut h = Ipv4Header::for_vrrp(src, dst, 1, adv.buffer_len());
+        h.ttl = ttl;
+        h.emit(&mut buf);
+        adv.emit(IpAddr::V4(src), IpAddr::V4(dst), &mut buf[20..]);
+        buf
+    }
+
+    #[test]
+    fn our_own_advert_decodes_and_is_accepted() {
+        let vips = ["192.0.2.201".parse().expect("vip")];
+        let adv = advert(11, 100, &vips, *b"OpenShif");
+        let (ip, got) = decode(&datagram(&adv, 255)).expect("decodes");
+        assert_eq!(got, adv);
+        assert_eq!(accept(&got, &ip, &expect(&vips, *b"OpenShif", false)), Ok(()));
+        assert_eq!(accept(&got, &ip, &expect(&vips, *b"OpenShiX", false)), Err(Reject::Password));
+    }
+
+    #[test]
+    fn ttl_254_is_rejected_in_multicast_only() {
+        let vips = ["192.0.2.201".parse().expect("vip")];
+        let adv = advert(11, 100, &vips, *b"OpenShif");
+        let (ip, got) = decode(&datagram(&adv, 254)).expect("decodes");
+        assert_eq!(accept(&got, &ip, &expect(&vips, *b"OpenShif", false)), Err(Reject::Ttl(254)));
+    }
+
+    #[test]
+    fn truncated_datagrams_are_errors_not_panics() {
+        let vips = ["192.0.2.201".parse().expect("vip")];
+        let pkt = datagram(&advert(11, 100, &vips, *b"OpenShif"), 255);
+        for n in 0..pkt.len() {
+            assert!(decode(&pkt[..n]).is_err(), "prefix {n}");
+        }
+    }
+}
