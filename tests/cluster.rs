@@ -236,6 +236,7 @@ fn sigkill_of_holder_moves_vip_and_client_follows() {
         "{vip} taken over after {took:?} (> {MDI_BOUND:?})"
     );
     let new = new.expect("new holder");
+    eprintln!("SIGKILL of node {old}: {vip} on node {new} after {took:?}");
     let others: Vec<usize> = lan.holders(vip).into_iter().filter(|&n| n != old).collect();
     assert_eq!(others, vec![new], "{vip} on more than one live node");
 
@@ -282,6 +283,7 @@ fn sigterm_of_holder_hands_off_at_once() {
         let at = at.unwrap_or_else(|| {
             panic!("{vip} not taken over within 5 s after SIGTERM of node {old}")
         });
+        eprintln!("SIGTERM of node {old}: {vip} taken over after {at:?}");
         assert!(
             at <= SKEW_BOUND,
             "{vip} taken over after {at:?} (> {SKEW_BOUND:?})"
@@ -299,6 +301,7 @@ fn sigterm_of_holder_hands_off_at_once() {
         exit_at <= Duration::from_secs(2),
         "node {old} exited {exit_at:?} after SIGTERM (> 2 s)"
     );
+    eprintln!("SIGTERM of node {old}: exited after {exit_at:?}");
     let status = daemons[old].exited().expect("exited");
     assert_eq!(
         status.code(),
@@ -351,7 +354,8 @@ fn monitor_port_failure_faults_and_recovery_returns_to_backup() {
         "{vip} did not leave node {old} within 7 s of its check failing: {:?}",
         lan.snapshot().0
     );
-    let new = new.expect("new holder");
+    let (new, moved) = (new.expect("new holder"), moved.expect("moved"));
+    eprintln!("check failure on node {old}: {vip} on node {new} after {moved:?}");
     let fault = wait_until(Duration::from_secs(2), POLL, || {
         notify_states(&logs[old].1).iter().any(|s| s == "FAULT")
     });
