@@ -1,0 +1,858 @@
+//! Integration-test harness: a LAN of network namespaces with the real daemon running in them.
+//!
+//! Layout built by [`Lan::new`] (all names carry a per-test prefix `ipf<pid>x<n>`):
+//! a switch namespace with bridge `br0`; node namespaces, each with `eth0` = 192.0.2.(10+i)/24
+//! plugged into the bridge as `n<i>`; a client namespace with `eth0` = 192.0.2.100/24 (`c`).
+//! Interface names are created directly inside their namespaces, so they never clash between
+//! tests and stay far below the 15-character limit.
+//!
+//! [`Lan`]'s `Drop` kills the daemons it started (only those) with their descendants, kills leftover processes whose
+//! command line names its private temp dir, deletes its namespaces and its temp dir, also
+//! when a test panics; on panic it first prints every daemon log and script log.
+#![allow(dead_code)] // each test crate includes this module and uses a different subset of it
+
+use std::ffi::{CString, OsStr};
+use std::fs::{self, File};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ipfailover");
+
+/// Interface name inside every node and the client.
+pub const IFACE: &str = "eth0";
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this test process and call: `ipf<pid>x<n>`.
+pub fn unique_prefix() -> String {
+    format!(
+        "ipf{}x{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// IPv4 address of node `i`.
+pub fn node_ip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 10 + u8::try_from(i).expect("node index"))
+}
+
+/// IPv4 address of the client namespace.
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+/// Parses a dotted IPv4 literal written in a test.
+pub fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("IPv4 literal in test")
+}
+
+/// Runs a command, panics with its stderr if it fails, returns its stdout.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Like [`wait_until`], but the returned time is measured from `t0` (e.g. the moment a signal
+/// was sent), so that setup steps between `t0` and the first poll are counted too.
+pub fn wait_since(
+    t0: Instant,
+    timeout: Duration,
+    poll: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Option<Duration> {
+    let mut at = None;
+    wait_until(timeout.saturating_sub(t0.elapsed()), poll, || {
+        let ok = cond();
+        if ok {
+            at = Some(t0.elapsed());
+        }
+        ok
+    });
+    at
+}
+
+/// Polls `cond` every `poll` until it holds (returns the time it took) or `timeout` passes.
+pub fn wait_until(
+    timeout: Duration,
+    poll: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        thread::sleep(poll);
+    }
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `<tmp>/<name>` (fresh).
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(name);
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Environment for one daemon: starts empty (the harness adds only `PATH`).
+#[derive(Clone, Debug, Default)]
+pub struct Env(Vec<(String, String)>);
+
+impl Env {
+    /// The usual LAN settings: config name `ipfailover` (instances `ipfailover_VIP_<n>`),
+    /// interface `eth0`, the given VIPs.
+    pub fn lan(vips: &str) -> Env {
+        Env::default()
+            .set("OPENSHIFT_HA_CONFIG_NAME", "ipfailover")
+            .set("OPENSHIFT_HA_NETWORK_INTERFACE", IFACE)
+            .set("OPENSHIFT_HA_VIRTUAL_IPS", vips)
+    }
+
+    /// Sets (or replaces) a variable.
+    pub fn set(mut self, key: &str, value: impl ToString) -> Env {
+        self = self.unset(key);
+        self.0.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Removes a variable.
+    pub fn unset(mut self, key: &str) -> Env {
+        self.0.retain(|(k, _)| k != key);
+        self
+    }
+
+    /// The variables, in insertion order.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// One process of the binary under test, started by [`Lan::start`].
+pub struct Daemon {
+    /// Node index it runs on.
+    pub node: usize,
+    pid: u32,
+    child: Arc<Mutex<Child>>,
+    stderr_path: PathBuf,
+    stdout_path: PathBuf,
+}
+
+impl Daemon {
+    /// Process id (the `ip netns exec` wrapper execs the binary, so this is the daemon).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `sig` unless the process was already reaped (so a recycled pid is never hit).
+    pub fn kill(&self, sig: libc::c_int) {
+        let mut child = self.child.lock().expect("daemon lock");
+        if matches!(child.try_wait(), Ok(None)) {
+            let pid = libc::pid_t::try_from(self.pid).expect("pid fits pid_t");
+            // SAFETY: plain syscall; the child is ours and not yet reaped.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// The exit status once the process has ended, without waiting.
+    pub fn exited(&self) -> Option<ExitStatus> {
+        self.child
+            .lock()
+            .expect("daemon lock")
+            .try_wait()
+            .ok()
+            .flatten()
+    }
+
+    /// Waits up to `timeout` for the process to end.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
+        let mut status = None;
+        wait_until(timeout, Duration::from_millis(10), || {
+            status = self.exited();
+            status.is_some()
+        });
+        status
+    }
+
+    /// Everything the daemon wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Everything the daemon wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// Whether stderr has a `(<instance>) <phrase>` log line, e.g. `Entering MASTER STATE`.
+    pub fn logged(&self, instance: &str, phrase: &str) -> bool {
+        let needle = format!("({instance}) {phrase}");
+        self.stderr().lines().any(|l| l.contains(&needle))
+    }
+}
+
+/// Interface addresses of every node, taken at one moment.
+pub struct Snapshot(pub Vec<Vec<Ipv4Addr>>);
+
+impl Snapshot {
+    /// Nodes whose `eth0` carries `vip`.
+    pub fn holders(&self, vip: Ipv4Addr) -> Vec<usize> {
+        (0..self.0.len())
+            .filter(|&n| self.0[n].contains(&vip))
+            .collect()
+    }
+}
+
+/// A TCP listener open inside a node namespace, accepting in the background; drop it to stop.
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One process seen in /proc.
+#[derive(Clone, Debug)]
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    /// `R`, `S`, `Z`, ...
+    pub state: char,
+    /// NUL separators replaced by spaces; empty for zombies and kernel threads.
+    pub cmdline: String,
+    /// Time since the process started.
+    pub age: Duration,
+}
+
+/// Every process currently in /proc (processes that vanish while reading are skipped).
+pub fn processes() -> Vec<Proc> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let uptime: f64 = fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|u| u.parse().ok()))
+        .unwrap_or(0.0);
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The command name is in parentheses and may contain anything: split after the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() < 20 {
+            continue;
+        }
+        let state = f[0].chars().next().unwrap_or('?');
+        let ppid = f[1].parse().unwrap_or(0);
+        let start_ticks: f64 = f[19].parse().unwrap_or(0.0);
+        let age = Duration::from_secs_f64((uptime - start_ticks / ticks).max(0.0));
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim_end()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        out.push(Proc {
+            pid,
+            ppid,
+            state,
+            cmdline,
+            age,
+        });
+    }
+    out
+}
+
+/// Processes whose command line contains `marker`, excluding this test process.
+pub fn processes_with(marker: &str) -> Vec<Proc> {
+    let me = std::process::id();
+    processes()
+        .into_iter()
+        .filter(|p| p.pid != me && p.cmdline.contains(marker))
+        .collect()
+}
+
+/// Deletes namespaces and temp dirs left by earlier test processes that died without cleaning
+/// up (SIGKILL, timeout): names `ipf<pid>x<n>...` whose `<pid>` no longer exists.
+fn sweep_stale() {
+    fn dead_owner(name: &str) -> bool {
+        let Some(rest) = name.strip_prefix("ipf") else {
+            return false;
+        };
+        let Some((pid, tail)) = rest.split_once('x') else {
+            return false;
+        };
+        let numbered = tail.chars().next().is_some_and(|c| c.is_ascii_digit());
+        numbered && pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists()
+    }
+    if let Ok(dir) = fs::read_dir("/run/netns") {
+        for e in dir.flatten() {
+            if let Some(name) = e.file_name().to_str().filter(|n| dead_owner(n)) {
+                let _ = Command::new("ip").args(["netns", "del", name]).status();
+            }
+        }
+    }
+    if let Ok(dir) = fs::read_dir(std::env::temp_dir()) {
+        for e in dir.flatten() {
+            if e.file_name().to_str().is_some_and(dead_owner) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// A LAN of namespaces: one switch, `n` nodes, one client. See the module docs.
+pub struct Lan {
+    /// `ipf<pid>x<n>`: prefix of every namespace name and of the temp dir.
+    pub prefix: String,
+    dir: TempDir,
+    switch: String,
+    nodes: Vec<String>,
+    client: String,
+    /// Namespaces actually created, deleted on drop (also after a half-built LAN).
+    created: Vec<String>,
+    daemons: Mutex<Vec<Arc<Mutex<Child>>>>,
+    runs: AtomicUsize,
+}
+
+impl Lan {
+    /// Builds the LAN. Needs root.
+    pub fn new(nodes: usize) -> Lan {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "integration tests need root (network namespaces)"
+        );
+        sweep_stale();
+        let prefix = unique_prefix();
+        let mut lan = Lan {
+            dir: TempDir::new(&prefix),
+            switch: format!("{prefix}sw"),
+            nodes: (0..nodes).map(|i| format!("{prefix}n{i}")).collect(),
+            client: format!("{prefix}c"),
+            prefix,
+            created: Vec::new(),
+            daemons: Mutex::new(Vec::new()),
+            runs: AtomicUsize::new(0),
+        };
+        let sw = lan.switch.clone();
+        lan.add_ns(&sw);
+        run(
+            "ip",
+            &[
+                "-n",
+                &sw,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
+        run("ip", &["-n", &sw, "link", "set", "br0", "up"]);
+        for i in 0..nodes {
+            let ns = lan.nodes[i].clone();
+            lan.plug(&ns, &format!("n{i}"), node_ip(i));
+        }
+        let client = lan.client.clone();
+        lan.plug(&client, "c", CLIENT_IP);
+        lan
+    }
+
+    fn add_ns(&mut self, ns: &str) {
+        run("ip", &["netns", "add", ns]);
+        self.created.push(ns.to_string());
+        run("ip", &["-n", ns, "link", "set", "lo", "up"]);
+    }
+
+    /// Creates namespace `ns` with `eth0` = `addr`/24, cabled to switch port `port`.
+    fn plug(&mut self, ns: &str, port: &str, addr: Ipv4Addr) {
+        self.add_ns(ns);
+        let sw = self.switch.clone();
+        run(
+            "ip",
+            &[
+                "-n", &sw, "link", "add", port, "type", "veth", "peer", "name", IFACE, "netns", ns,
+            ],
+        );
+        run(
+            "ip",
+            &["-n", &sw, "link", "set", port, "master", "br0", "up"],
+        );
+        run(
+            "ip",
+            &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", IFACE],
+        );
+        run("ip", &["-n", ns, "link", "set", IFACE, "up"]);
+    }
+
+    /// Private temp dir of this LAN (removed on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `<dir>/`: occurs in the command line of every process running a file from the temp dir.
+    pub fn marker(&self) -> String {
+        format!("{}/", self.dir().display())
+    }
+
+    /// Namespace name of node `i`.
+    pub fn node_ns(&self, i: usize) -> &str {
+        &self.nodes[i]
+    }
+
+    /// Namespace name of the client.
+    pub fn client_ns(&self) -> &str {
+        &self.client
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Starts the daemon (`run`, the default command) on node `node`.
+    pub fn start(&self, node: usize, env: &Env) -> Daemon {
+        self.spawn(node, BIN, &[], env)
+    }
+
+    /// Runs the binary under test with `args` (e.g. `config`) on node `node`.
+    pub fn start_cmd(&self, node: usize, args: &[&str], env: &Env) -> Daemon {
+        self.spawn(node, BIN, args, env)
+    }
+
+    /// Starts `program` with `args` on node `node`: `ip netns exec <ns> <program> <args>`, with a
+    /// cleared environment plus `PATH` and `env`; stdout and stderr go to files in the temp dir.
+    ///
+    /// The process also gets a private mount namespace where `/etc` is an overlay whose upper
+    /// layer is a private tmpfs: what the daemon writes to `/etc/keepalived` stays out of the
+    /// host and apart from the other nodes. It gets SIGKILL if the test thread dies.
+    pub fn spawn(&self, node: usize, program: &str, args: &[&str], env: &Env) -> Daemon {
+        let run_no = self.runs.fetch_add(1, Ordering::SeqCst);
+        let stem = format!("node{node}-{run_no}");
+        let stderr_path = self.dir().join(format!("{stem}.stderr"));
+        let stdout_path = self.dir().join(format!("{stem}.stdout"));
+        let scratch = self.dir().join(format!("{stem}.mnt"));
+        fs::create_dir_all(&scratch).expect("create mount scratch dir");
+        let mounts = PrivateEtc::new(&scratch);
+        let path = std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", self.node_ns(node), program])
+            .args(args)
+            .env_clear()
+            .env("PATH", path)
+            .envs(env.vars().iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).expect("stdout file"))
+            .stderr(File::create(&stderr_path).expect("stderr file"));
+        // SAFETY: the closure only makes raw syscalls on data prepared before the fork.
+        unsafe { cmd.pre_exec(move || mounts.apply()) };
+        // Register before anything can panic, so Drop always finds the child.
+        let child = cmd.spawn().expect("spawn ip netns exec <daemon>");
+        let pid = child.id();
+        let child = Arc::new(Mutex::new(child));
+        self.daemons
+            .lock()
+            .expect("daemons lock")
+            .push(child.clone());
+        Daemon {
+            node,
+            pid,
+            child,
+            stderr_path,
+            stdout_path,
+        }
+    }
+
+    /// IPv4 addresses on node `i`'s `eth0`.
+    pub fn addrs(&self, i: usize) -> Vec<Ipv4Addr> {
+        let out = run(
+            "ip",
+            &[
+                "-n",
+                self.node_ns(i),
+                "-o",
+                "-4",
+                "addr",
+                "show",
+                "dev",
+                IFACE,
+            ],
+        );
+        out.lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace().skip_while(|w| *w != "inet").skip(1);
+                words
+                    .next()
+                    .and_then(|a| a.split('/').next())
+                    .and_then(|a| a.parse().ok())
+            })
+            .collect()
+    }
+
+    /// Addresses of all nodes now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot((0..self.len()).map(|i| self.addrs(i)).collect())
+    }
+
+    /// Nodes whose `eth0` carries `vip` now.
+    pub fn holders(&self, vip: Ipv4Addr) -> Vec<usize> {
+        self.snapshot().holders(vip)
+    }
+
+    /// `ip -o addr` of node `i` (all interfaces), for before/after comparisons.
+    pub fn addr_dump(&self, i: usize) -> String {
+        run("ip", &["-n", self.node_ns(i), "-o", "addr"])
+    }
+
+    /// MAC address of node `i`'s `eth0`.
+    pub fn mac(&self, i: usize) -> String {
+        let out = run(
+            "ip",
+            &["-n", self.node_ns(i), "-o", "link", "show", "dev", IFACE],
+        );
+        let mut words = out
+            .split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .skip(1);
+        words.next().expect("eth0 has a MAC").to_string()
+    }
+
+    /// The client's neighbour entry (MAC) for `addr`, if any.
+    pub fn client_neigh(&self, addr: Ipv4Addr) -> Option<String> {
+        let out = run(
+            "ip",
+            &["-n", self.client_ns(), "neigh", "show", &addr.to_string()],
+        );
+        let mut words = out
+            .split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .skip(1);
+        words.next().map(str::to_string)
+    }
+
+    /// One ping from the client (`ping -c1 -W1`): true if answered.
+    pub fn ping_from_client(&self, addr: Ipv4Addr) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                self.client_ns(),
+                "ping",
+                "-n",
+                "-q",
+                "-c1",
+                "-W1",
+                &addr.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Whether a TCP connection from the client namespace to `addr:port` succeeds (1 s timeout).
+    pub fn connect_from_client(&self, addr: Ipv4Addr, port: u16) -> bool {
+        let ns_path = Path::new("/run/netns").join(self.client_ns());
+        let target = SocketAddrV4::new(addr, port).into();
+        thread::spawn(move || {
+            enter_netns(&ns_path).is_ok()
+                && TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok()
+        })
+        .join()
+        .unwrap_or(false)
+    }
+
+    /// Unplugs node `i` from the switch (its port goes down): the node is gone for the LAN.
+    pub fn unplug(&self, i: usize) {
+        run(
+            "ip",
+            &["-n", &self.switch, "link", "set", &format!("n{i}"), "down"],
+        );
+    }
+
+    /// Opens a TCP listener on `<node ip>:port` inside node `i`'s namespace.
+    pub fn listen(&self, i: usize, port: u16) -> Listener {
+        let ns_path = Path::new("/run/netns").join(self.node_ns(i));
+        let addr = SocketAddrV4::new(node_ip(i), port);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let stop_flag = stop.clone();
+        let thread = thread::spawn(move || {
+            let bound = enter_netns(&ns_path)
+                .and_then(|()| TcpListener::bind(addr))
+                .and_then(|l| {
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                });
+            let listener = match bound {
+                Ok(l) => {
+                    let _ = tx.send(Ok(()));
+                    l
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            while !stop_flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        match rx.recv() {
+            Ok(Ok(())) => Listener {
+                stop,
+                thread: Some(thread),
+            },
+            Ok(Err(e)) => panic!("listen on {addr} in node {i}: {e}"),
+            Err(_) => panic!("listener thread for node {i} died"),
+        }
+    }
+
+    /// Writes an executable `#!/bin/sh` script `<dir>/<name>` with `body`; returns its path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.dir().join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod script");
+        path
+    }
+
+    /// A notify script appending its arguments (`$*`) as one line to `<dir>/<name>.log`.
+    /// Returns (script, log).
+    pub fn notify_script(&self, name: &str) -> (PathBuf, PathBuf) {
+        let log = self.dir().join(format!("{name}.log"));
+        let script = self.script(
+            &format!("{name}.sh"),
+            &format!("echo \"$*\" >> '{}'", log.display()),
+        );
+        (script, log)
+    }
+
+    /// Prints every log of this LAN (daemon stderr/stdout, script logs) to the test output.
+    pub fn dump_logs(&self) {
+        let Ok(dir) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let interesting = f
+                .extension()
+                .and_then(OsStr::to_str)
+                .is_some_and(|x| ["stderr", "stdout", "log"].contains(&x));
+            if interesting && let Ok(text) = fs::read_to_string(&f) {
+                eprintln!("===== {} =====\n{}", f.display(), tail(&text, 8000));
+            }
+        }
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.dump_logs();
+        }
+        let daemons = std::mem::take(&mut *self.daemons.lock().unwrap_or_else(|e| e.into_inner()));
+        // Scripts run in their own process groups, so collect every descendant (and every
+        // process running one of our temp files) before the daemons die and orphan them.
+        let table = processes();
+        let mut doomed: Vec<u32> = Vec::new();
+        for d in &daemons {
+            let child = d.lock().unwrap_or_else(|e| e.into_inner());
+            descendants(&table, child.id(), &mut doomed);
+        }
+        let marker = self.marker();
+        doomed.extend(
+            table
+                .iter()
+                .filter(|p| p.cmdline.contains(&marker))
+                .map(|p| p.pid),
+        );
+        for d in daemons {
+            let mut child = d.lock().unwrap_or_else(|e| e.into_inner());
+            // std sends nothing to an already reaped child, so no recycled pid is hit.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let me = std::process::id();
+        for pid in doomed.into_iter().filter(|&p| p != me) {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: plain syscall on a process this LAN's daemons started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        for ns in self.created.iter().rev() {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Appends every descendant of `pid` found in `table` to `out`.
+fn descendants(table: &[Proc], pid: u32, out: &mut Vec<u32>) {
+    for p in table.iter().filter(|p| p.ppid == pid && p.pid != pid) {
+        out.push(p.pid);
+        descendants(table, p.pid, out);
+    }
+}
+
+fn tail(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// Moves the calling thread (only it) into the network namespace at `path`.
+fn enter_netns(path: &Path) -> io::Result<()> {
+    let f = File::open(path)?;
+    // SAFETY: plain syscall on an fd we own; affects only this thread.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Paths for the private `/etc` overlay, prepared before fork so the child only makes syscalls.
+struct PrivateEtc {
+    scratch: CString,
+    upper: CString,
+    work: CString,
+    options: CString,
+}
+
+impl PrivateEtc {
+    fn new(scratch: &Path) -> PrivateEtc {
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("path without NUL");
+        let upper = scratch.join("upper");
+        let work = scratch.join("work");
+        let options = format!(
+            "lowerdir=/etc,upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
+        PrivateEtc {
+            scratch: c(scratch),
+            upper: c(&upper),
+            work: c(&work),
+            options: CString::new(options).expect("options without NUL"),
+        }
+    }
+
+    /// In the forked child: private mounts, tmpfs on the scratch dir, overlay on /etc,
+    /// and SIGKILL when the spawning test thread dies.
+    fn apply(&self) -> io::Result<()> {
+        fn check(rc: libc::c_int) -> io::Result<()> {
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        }
+        let none = c"none".as_ptr();
+        // SAFETY: raw syscalls with NUL-terminated strings that outlive the calls.
+        unsafe {
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                none,
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                self.scratch.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            ))?;
+            check(libc::mkdir(self.upper.as_ptr(), 0o755))?;
+            check(libc::mkdir(self.work.as_ptr(), 0o755))?;
+            check(libc::mount(
+                c"overlay".as_ptr(),
+                c"/etc".as_ptr(),
+                c"overlay".as_ptr(),
+                0,
+                self.options.as_ptr().cast(),
+            ))?;
+        }
+        Ok(())
+    }
+}
