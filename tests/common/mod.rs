@@ -177,6 +177,8 @@ pub struct Daemon {
     child: Arc<Mutex<Child>>,
     stderr_path: PathBuf,
     stdout_path: PathBuf,
+    /// Where this daemon keeps its status file (`OPENSHIFT_HA_STATUS_FILE`).
+    pub status_path: PathBuf,
 }
 
 impl Daemon {
@@ -499,6 +501,7 @@ impl Lan {
         let stderr_path = self.dir().join(format!("{stem}.stderr"));
         let stdout_path = self.dir().join(format!("{stem}.stdout"));
         let scratch = self.dir().join(format!("{stem}.mnt"));
+        let status_path = self.dir().join(format!("{stem}.status"));
         fs::create_dir_all(&scratch).expect("create mount scratch dir");
         let mounts = PrivateEtc::new(&scratch);
         let path = std::env::var("PATH").unwrap_or_else(|_| {
@@ -509,6 +512,8 @@ impl Lan {
             .args(args)
             .env_clear()
             .env("PATH", path)
+            // /run is shared between the nodes; each daemon gets its own status file.
+            .env("OPENSHIFT_HA_STATUS_FILE", &status_path)
             .envs(env.vars().iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(File::create(&stdout_path).expect("stdout file"))
@@ -529,6 +534,7 @@ impl Lan {
             child,
             stderr_path,
             stdout_path,
+            status_path,
         }
     }
 
