@@ -25,6 +25,8 @@ Usage:
   ipfailover config --keepalived
                                print the equivalent keepalived.conf
   ipfailover cleanup           remove this configuration's VIPs (also as remove-failover.sh)
+  ipfailover status [--json]   the running daemon's instances, from its status file
+  ipfailover probe             exit 0 when the daemon is alive and its loop turns (liveness)
   ipfailover --help | --version
   pgrep [-f] [-o|-n] PATTERN   (when called as pgrep) for the liveness probe
 
@@ -58,6 +60,7 @@ pub fn main() -> i32 {
         },
     };
     let keepalived = pargs.contains("--keepalived");
+    let json = pargs.contains("--json");
     let rest = pargs.finish();
     if !rest.is_empty() {
         return usage_error(&format!("unexpected arguments {rest:?}"));
@@ -66,6 +69,8 @@ pub fn main() -> i32 {
         "run" => run(),
         "config" => config(keepalived),
         "cleanup" => cleanup(),
+        "status" => crate::inspect::status(json),
+        "probe" => crate::inspect::probe(),
         other => usage_error(&format!("unknown command {other:?}")),
     }
 }

@@ -7,10 +7,12 @@
 //! * [`vrrp`]   — the per-instance state machine: events and `now` in, actions out (pure).
 //! * [`sys`]    — OS adapters: raw sockets, rtnetlink, processes, signals.
 //! * [`daemon`] — the `mio` event loop that feeds events to the core and executes its actions.
-//! * [`cli`]    — the commands (`run`, `config`, ...) and multi-call dispatch; [`pgrep`] for probes.
+//! * [`cli`]    — the commands (`run`, `config`, ...) and multi-call dispatch; [`inspect`] for
+//!   `status` and `probe`, [`pgrep`] for the documented liveness probe.
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod inspect;
 pub mod log;
 pub mod pgrep;
 pub mod sys;

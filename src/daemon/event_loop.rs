@@ -365,7 +365,7 @@ impl Daemon {
     fn apply_fault(&mut self) {
         let (fault, why) = match (self.link_up, self.healthy) {
             (false, _) => (true, Why::Down(format!("interface {} down", self.plan.interface))),
-            (true, Some(false)) => (true, Why::Down("health check failed".to_string())),
+            (true, Some(false)) => (true, Why::Down(format!("health check {}", self.check_text))),
             (true, Some(true)) => (false, Why::Up),
             (true, None) => return,
         };
@@ -415,9 +415,9 @@ impl Daemon {
                 for l in &lines {
                     log::line(l);
                 }
-                if let Event::Entering { state, .. } = event {
+                if let Event::Entering { state, why } = event {
                     slot.since_ms = status::unix_ms(SystemTime::now());
-                    slot.why = lines.first().map(|l| l.trim_start_matches(&format!("({name}) "))).unwrap_or("").to_string();
+                    slot.why = report::reason(&why, slot.plan.priority);
                     slot.master = (state == State::Master).then(|| self.sender.source(&slot.plan.vips[0])).flatten();
                     self.status_written = None;
                 }

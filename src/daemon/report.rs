@@ -17,8 +17,9 @@ pub fn lines(name: &str, ours: u8, event: &Event) -> Vec<String> {
     match event {
         Event::Entering { state, why } => {
             let mut out = Vec::with_capacity(2);
-            if let Some(reason) = reason(why, ours) {
-                out.push(format!("({name}) {reason}"));
+            // Health and link changes are logged once for the node, not per instance.
+            if !matches!(why, Why::Up | Why::Down(_)) {
+                out.push(format!("({name}) {}", reason(why, ours)));
             }
             out.push(format!("({name}) Entering {} STATE", state_word(*state)));
             out
@@ -42,19 +43,20 @@ pub fn lines(name: &str, ours: u8, event: &Event) -> Vec<String> {
     }
 }
 
-fn reason(why: &Why, ours: u8) -> Option<String> {
+/// Why a transition happened, in words (also shown by `ipfailover status`).
+pub fn reason(why: &Why, ours: u8) -> String {
     match why {
-        // Health and link changes are logged once for the node, not per instance.
-        Why::Up | Why::Down(_) => None,
-        Why::MasterDown => Some("no advert from a master within Master_Down_Interval".to_string()),
-        Why::VipRemoved(vip) => Some(format!("VIP {vip} was removed from the interface by someone else; re-taking")),
-        Why::HandOff => Some("the master handed off (priority 0); Skew_Time passed".to_string()),
+        Why::Up => "node healthy".to_string(),
+        Why::Down(what) => what.clone(),
+        Why::MasterDown => "no advert from a master within Master_Down_Interval".to_string(),
+        Why::VipRemoved(vip) => format!("VIP {vip} was removed from the interface by someone else; re-taking"),
+        Why::HandOff => "the master handed off (priority 0); Skew_Time passed".to_string(),
         Why::HigherPriority { from, priority } => {
-            Some(format!("Master received advert from {from} with higher priority {priority}, ours {ours}"))
+            format!("Master received advert from {from} with higher priority {priority}, ours {ours}")
         }
-        Why::HigherAddress { from, priority } => Some(format!(
+        Why::HigherAddress { from, priority } => format!(
             "Master received advert from {from} with same priority {priority} but higher IP address than ours"
-        )),
+        ),
     }
 }
 
