@@ -4,14 +4,11 @@ use crate::config::error::EXIT_CONFIG;
 use crate::config::{ConfigError, Plan, Settings};
 use crate::daemon::event_loop::Daemon;
 use crate::daemon::host::{self, Host, HostError};
-use crate::daemon::transmit::{self, Sender};
+use crate::daemon::transmit::Sender;
 use crate::log;
 use crate::sys::netlink::Rtnl;
-use crate::sys::packet_socket::PacketSocket;
 use crate::sys::process;
 use crate::sys::signals::SignalFd;
-use crate::sys::vrrp_socket::VrrpSocketV4;
-use crate::sys::vrrp_socket_v6::VrrpSocketV6;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -224,7 +221,9 @@ fn run() -> i32 {
     if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
         log::line(&format!("cannot remove stale VIPs: {e}"));
     }
-    let sender = match open_sender(&plan, &host, src4, src6) {
+    let as_v4 = |a: IpAddr| if let IpAddr::V4(v4) = a { Some(v4) } else { None };
+    let as_v6 = |a: IpAddr| if let IpAddr::V6(v6) = a { Some(v6) } else { None };
+    let sender = match Sender::open(&plan, &host.link, src4.and_then(as_v4), src6.and_then(as_v6)) {
         Ok(s) => s,
         Err(e) => return Failure::Host(format!("cannot open VRRP sockets on {}: {e}", host.link.name)).report(),
     };
@@ -232,34 +231,4 @@ fn run() -> i32 {
         Ok(mut daemon) => daemon.run(),
         Err(e) => Failure::Host(format!("cannot start the event loop: {e}")).report(),
     }
-}
-
-/// Opens the sockets each family in the plan needs.
-fn open_sender(plan: &Plan, host: &Host, src4: Option<IpAddr>, src6: Option<IpAddr>) -> std::io::Result<Sender> {
-    let (index, name) = (host.link.index, host.link.name.as_str());
-    let multicast = plan.unicast_peers.is_empty();
-    let v4 = match src4 {
-        Some(IpAddr::V4(src)) => Some(transmit::V4 {
-            socket: VrrpSocketV4::open(index, name, multicast)?,
-            src,
-            peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V4(a) = p { Some(*a) } else { None }).collect(),
-        }),
-        _ => None,
-    };
-    let v6 = match src6 {
-        Some(IpAddr::V6(src)) => Some(transmit::V6 {
-            socket: VrrpSocketV6::open(index, name, multicast)?,
-            src,
-            peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V6(a) = p { Some(*a) } else { None }).collect(),
-        }),
-        _ => None,
-    };
-    Ok(Sender {
-        v4,
-        v6,
-        packet: PacketSocket::open(index)?,
-        ifname: name.to_string(),
-        mac: host.link.mac.unwrap_or([0; 6]),
-        password: plan.password,
-    })
 }

@@ -8,7 +8,7 @@ use super::report;
 use super::transmit::{self, Sender};
 use crate::config::{InstancePlan, Plan};
 use crate::log;
-use crate::sys::netlink::{Monitor, NetEvent, Rtnl};
+use crate::sys::netlink::{Link, Monitor, NetEvent, Rtnl};
 use crate::sys::process;
 use crate::sys::signals::SignalFd;
 use crate::vrrp::{Action, Actions, Event, Instance, NotifyState, Params, State, Why};
@@ -80,12 +80,6 @@ impl Daemon {
         let monitor = Monitor::open()?;
         let registry = poll.registry();
         registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
-        if let Some(v4) = &sender.v4 {
-            registry.register(&mut SourceFd(&v4.socket.as_raw_fd()), VRRP4, Interest::READABLE)?;
-        }
-        if let Some(v6) = &sender.v6 {
-            registry.register(&mut SourceFd(&v6.socket.as_raw_fd()), VRRP6, Interest::READABLE)?;
-        }
         registry.register(&mut SourceFd(&monitor.as_raw_fd()), NETLINK, Interest::READABLE)?;
         let start = Instant::now();
         let health = Health::new(&plan.check, plan.node_ipv4, plan.check_interval, start);
@@ -112,7 +106,7 @@ impl Daemon {
                 why: "starting: waiting for the first health check result".to_string(),
             });
         }
-        Ok(Daemon {
+        let daemon = Daemon {
             check_name: format!("chk_{}", plan.config_name.replace('-', "_")),
             ifindex: host.link.index,
             link_up: host.link.up && host.link.running,
@@ -132,7 +126,9 @@ impl Daemon {
             check_text: "pending".to_string(),
             status_written: None,
             status_failed: false,
-        })
+        };
+        daemon.register_vrrp()?;
+        Ok(daemon)
     }
 
     fn now(&self) -> Duration {
@@ -321,19 +317,57 @@ impl Daemon {
         }
         for event in events {
             match event {
+                NetEvent::Link(l) if l.name == self.plan.interface && l.index != self.ifindex => self.reattach(&l),
                 NetEvent::Link(l) if l.index == self.ifindex => {
-                    let up = l.up && l.running;
-                    if up != self.link_up {
-                        self.link_up = up;
-                        let word = if up { "up" } else { "down" };
-                        log::line(&format!("Netlink: interface {} is {word}", self.plan.interface));
-                        self.apply_fault();
+                    let renamed = l.name != self.plan.interface;
+                    if renamed {
+                        log::line(&format!("Netlink: interface {} was renamed to {}", self.plan.interface, l.name));
                     }
+                    self.set_link(l.up && l.running && !renamed);
                 }
                 NetEvent::AddrRemoved(a) if a.index == self.ifindex => self.on_addr_removed(a.addr),
                 _ => {}
             }
         }
+    }
+
+    fn set_link(&mut self, up: bool) {
+        if up != self.link_up {
+            self.link_up = up;
+            let word = if up { "up" } else { "down" };
+            log::line(&format!("Netlink: interface {} is {word}", self.plan.interface));
+            self.apply_fault();
+        }
+    }
+
+    /// Our interface came back under a new index (deleted and re-created, or renamed back):
+    /// reopen the sockets on it, keeping our source addresses.
+    fn reattach(&mut self, link: &Link) {
+        log::line(&format!("Netlink: interface {} is back (index {})", link.name, link.index));
+        let src4 = self.sender.v4.as_ref().map(|t| t.src);
+        let src6 = self.sender.v6.as_ref().map(|t| t.src);
+        match Sender::open(&self.plan, link, src4, src6) {
+            Ok(sender) => {
+                self.sender = sender;
+                self.ifindex = link.index;
+                if let Err(e) = self.register_vrrp() {
+                    log::line(&format!("cannot watch the new VRRP sockets: {e}"));
+                }
+                self.set_link(link.up && link.running);
+            }
+            Err(e) => log::line(&format!("cannot reopen VRRP sockets on {}: {e}; staying in FAULT", link.name)),
+        }
+    }
+
+    fn register_vrrp(&self) -> io::Result<()> {
+        let registry = self.poll.registry();
+        if let Some(v4) = &self.sender.v4 {
+            registry.register(&mut SourceFd(&v4.socket.as_raw_fd()), VRRP4, Interest::READABLE)?;
+        }
+        if let Some(v6) = &self.sender.v6 {
+            registry.register(&mut SourceFd(&v6.socket.as_raw_fd()), VRRP6, Interest::READABLE)?;
+        }
+        Ok(())
     }
 
     /// Our own removals arrive here too, after we left MASTER; only a master reacts.

@@ -1,5 +1,7 @@
 //! Putting the core's sending actions on the wire: adverts (to the multicast group or to
 //! each unicast peer) and gratuitous ARP / unsolicited NA bursts.
+use crate::config::Plan;
+use crate::sys::netlink::Link;
 use crate::sys::packet_socket::PacketSocket;
 use crate::sys::vrrp_socket::VrrpSocketV4;
 use crate::sys::vrrp_socket_v6::VrrpSocketV6;
@@ -68,6 +70,36 @@ pub fn advert(vrid: u8, priority: u8, vips: &[IpAddr], password: [u8; 8]) -> Adv
 }
 
 impl Sender {
+    /// Opens the sockets each family needs on `link`; a family without a source is skipped.
+    pub fn open(plan: &Plan, link: &Link, src4: Option<Ipv4Addr>, src6: Option<Ipv6Addr>) -> io::Result<Sender> {
+        let (index, name) = (link.index, link.name.as_str());
+        let multicast = plan.unicast_peers.is_empty();
+        let v4 = match src4 {
+            Some(src) => Some(V4 {
+                socket: VrrpSocketV4::open(index, name, multicast)?,
+                src,
+                peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V4(a) = p { Some(*a) } else { None }).collect(),
+            }),
+            None => None,
+        };
+        let v6 = match src6 {
+            Some(src) => Some(V6 {
+                socket: VrrpSocketV6::open(index, name, multicast)?,
+                src,
+                peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V6(a) = p { Some(*a) } else { None }).collect(),
+            }),
+            None => None,
+        };
+        Ok(Sender {
+            v4,
+            v6,
+            packet: PacketSocket::open(index)?,
+            ifname: name.to_string(),
+            mac: link.mac.unwrap_or([0; 6]),
+            password: plan.password,
+        })
+    }
+
     /// The address adverts of this family come from (compared on equal priority).
     pub fn source(&self, vip: &IpAddr) -> Option<IpAddr> {
         match vip {
