@@ -48,6 +48,10 @@ pub struct Plan {
     pub unicast_src: Option<IpAddr>,
     pub firewall: bool,
     pub instances: Vec<InstancePlan>,
+    /// VRRP version of IPv4 instances (2 or 3); IPv6 instances always use 3.
+    pub vrrp_version: u8,
+    /// Advert interval, centiseconds.
+    pub advert_interval_cs: u16,
     /// Where the keepalived rendering is written at start; `None` = not at all.
     pub keepalived_conf: Option<String>,
     /// Where the daemon keeps its status for `status` and `probe`; `None` = not at all.
@@ -139,6 +143,8 @@ impl Plan {
             unicast_src: s.unicast_src,
             firewall: s.firewall,
             instances,
+            vrrp_version: s.vrrp_version,
+            advert_interval_cs: s.advert_interval_cs,
             keepalived_conf: s.keepalived_conf.clone(),
             status_file: s.status_file.clone(),
             warnings,

@@ -21,6 +21,12 @@ impl Plan {
             .map_or_else(|| "none".to_string(), command_line);
         let _ = writeln!(out, "notify       {notify}");
         let _ = writeln!(out, "mode         {}", self.mode_summary());
+        let _ = writeln!(
+            out,
+            "adverts      VRRPv{} for IPv4 (v3 for IPv6) every {} s",
+            self.vrrp_version,
+            super::settings::seconds(self.advert_interval_cs)
+        );
         let firewall = if self.firewall {
             "nftables table inet keepalived accepts VRRP"
         } else {
@@ -98,8 +104,14 @@ impl Plan {
         if let Some(line) = preemption_line(inst.preemption) {
             let _ = writeln!(out, "   {line}");
         }
-        // VRRPv3 (IPv6) has no authentication; keepalived would ignore the block.
-        if is_v4 {
+        if is_v4 && self.vrrp_version == 3 {
+            let _ = writeln!(out, "   version 3");
+        }
+        if self.advert_interval_cs != 100 {
+            let _ = writeln!(out, "   advert_int {}", super::settings::seconds(self.advert_interval_cs));
+        }
+        // VRRPv3 has no authentication; keepalived would ignore the block.
+        if is_v4 && self.vrrp_version == 2 {
             // What keepalived keeps of auth_pass anyway (first word, 8 bytes); saying so spares
             // `keepalived --config-test` its "Truncating auth_pass" error.
             let pass = String::from_utf8_lossy(&self.password).trim_end_matches('\0').to_string();

@@ -54,6 +54,12 @@ pub const KEEPALIVED_CONF: &str = "OPENSHIFT_HA_KEEPALIVED_CONF";
 pub const STATUS_FILE: &str = "OPENSHIFT_HA_STATUS_FILE";
 /// Default status file: private to the container.
 pub const DEFAULT_STATUS_FILE: &str = "/run/ipfailover/status";
+/// `OPENSHIFT_HA_VRRP_VERSION` (extension): 2 (default, keepalived's) or 3 for IPv4
+/// instances; IPv6 instances always speak VRRPv3.
+pub const VRRP_VERSION: &str = "OPENSHIFT_HA_VRRP_VERSION";
+/// `OPENSHIFT_HA_ADVERT_INTERVAL` (extension): seconds between adverts, default 1; below one
+/// second needs VRRPv3 (the sub-second profile).
+pub const ADVERT_INTERVAL: &str = "OPENSHIFT_HA_ADVERT_INTERVAL";
 /// Where today's image keeps its generated configuration (QE tests read it).
 pub const DEFAULT_KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 
@@ -103,6 +109,10 @@ pub struct Settings {
     pub firewall: bool,
     pub mcast_src: Option<IpAddr>,
     pub unicast_src: Option<IpAddr>,
+    /// VRRP version of IPv4 instances: 2 or 3.
+    pub vrrp_version: u8,
+    /// Advert interval in centiseconds (v2: whole seconds only).
+    pub advert_interval_cs: u16,
     /// Where to write the keepalived rendering; `None` = not at all.
     pub keepalived_conf: Option<String>,
     /// Where the daemon keeps its status; `None` = not at all.
@@ -264,6 +274,23 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         .map(|v| parse_addr(UNICAST_SOURCE, v))
         .transpose()?;
 
+    let vrrp_version = match get(VRRP_VERSION) {
+        None | Some("2") => 2,
+        Some("3") => 3,
+        Some(v) => return Err(ConfigError::new(VRRP_VERSION, v, "2 or 3")),
+    };
+    let advert_interval_cs = match get(ADVERT_INTERVAL) {
+        None => 100,
+        Some(v) => advert_interval(v, vrrp_version)?,
+    };
+    if vrrp_version != 2 || advert_interval_cs != 100 {
+        warnings.push(format!(
+            "VRRPv{vrrp_version} every {} s: keepalived-based pods on this network must use the same \
+             (vrrp_version {vrrp_version}, advert_int {}) or they will reject these adverts",
+            seconds(advert_interval_cs),
+            seconds(advert_interval_cs)
+        ));
+    }
     let keepalived_conf = optional_path(KEEPALIVED_CONF, get(KEEPALIVED_CONF), DEFAULT_KEEPALIVED_CONF)?;
     let status_file = optional_path(STATUS_FILE, get(STATUS_FILE), DEFAULT_STATUS_FILE)?;
 
@@ -292,10 +319,39 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         firewall,
         mcast_src,
         unicast_src,
+        vrrp_version,
+        advert_interval_cs,
         keepalived_conf,
         status_file,
         warnings,
     })
+}
+
+/// Seconds with up to two decimals, as keepalived's `advert_int`: v2 carries whole seconds
+/// 1..255, v3 twelve bits of centiseconds (0.01..40.95).
+fn advert_interval(text: &str, version: u8) -> Result<u16, ConfigError> {
+    let expected = if version == 2 {
+        "whole seconds 1..255 (sub-second intervals need OPENSHIFT_HA_VRRP_VERSION=3)"
+    } else {
+        "seconds 0.01..40.95, at most two decimals, e.g. 0.1"
+    };
+    let bad = || ConfigError::new(ADVERT_INTERVAL, text, expected);
+    let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(frac) || frac.len() > 2 || whole.len() > 3 {
+        return Err(bad());
+    }
+    let whole: u32 = whole.parse().map_err(|_| bad())?;
+    let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let cs = whole * 100 + frac;
+    let ok = if version == 2 { cs % 100 == 0 && (100..=25_500).contains(&cs) } else { (1..=4095).contains(&cs) };
+    if ok { u16::try_from(cs).map_err(|_| bad()) } else { Err(bad()) }
+}
+
+/// Centiseconds as keepalived writes `advert_int` (`1`, `0.1`, `0.05`).
+pub fn seconds(cs: u16) -> String {
+    let text = format!("{}.{:02}", cs / 100, cs % 100);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A file the daemon writes: absolute path, default when unset, `none` to turn it off.
@@ -459,6 +515,29 @@ fn split_words(text: &str) -> Option<Vec<String>> {
         words.push(word);
     }
     Some(words)
+}
+
+#[cfg(test)]
+mod interval_tests {
+    use super::*;
+
+    #[test]
+    fn advert_interval_by_version() {
+        assert_eq!(advert_interval("1", 2), Ok(100));
+        assert_eq!(advert_interval("3", 2), Ok(300));
+        assert!(advert_interval("0.1", 2).is_err());
+        assert!(advert_interval("1.5", 2).is_err());
+        assert_eq!(advert_interval("0.1", 3), Ok(10));
+        assert_eq!(advert_interval("0.05", 3), Ok(5));
+        assert_eq!(advert_interval("40.95", 3), Ok(4095));
+        for bad in ["0", "0.00", "41", "0.001", ".5", "1.", "x", "-1", "1e2"] {
+            assert!(advert_interval(bad, 3).is_err(), "{bad}");
+        }
+        assert_eq!(seconds(100), "1");
+        assert_eq!(seconds(10), "0.1");
+        assert_eq!(seconds(5), "0.05");
+        assert_eq!(seconds(250), "2.5");
+    }
 }
 
 #[cfg(test)]

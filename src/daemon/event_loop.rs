@@ -5,7 +5,7 @@ use super::host::Host;
 use super::receive::{self, Drops};
 use super::status::{self, InstanceStatus, Status};
 use super::report;
-use super::transmit::{self, Sender};
+use super::transmit::Sender;
 use crate::config::{InstancePlan, Plan};
 use crate::log;
 use crate::sys::netlink::{Link, Monitor, NetEvent, Rtnl};
@@ -93,10 +93,10 @@ impl Daemon {
             by_vrid[family(first)][usize::from(p.vrid)] = u8::try_from(i).ok();
             slots.push(Slot {
                 machine: Instance::new(Params {
-                    version: transmit::version_for(first),
+                    version: sender.speak.version_for(first),
                     priority: p.priority,
                     preemption: p.preemption,
-                    interval_cs: transmit::ADVERT_INTERVAL_CS,
+                    interval_cs: sender.speak.interval_cs,
                     local_addr,
                 }),
                 plan: p.clone(),
@@ -263,7 +263,7 @@ impl Daemon {
             return self.drops.counters.count("not_running");
         }
         let unicast = !self.plan.unicast_peers.is_empty();
-        let expect = receive::expect(&slot.plan.vips, self.plan.password, unicast);
+        let expect = receive::expect(&slot.plan.vips, &self.sender.speak, unicast);
         if let Err(r) = validate(adv, ttl, dst, &expect) {
             return self.drops.rejected(&slot.plan.name, from, &r);
         }

@@ -2,7 +2,7 @@
 //! counted drop. A hostile or malformed packet costs a counter increment and, at most a few
 //! times a second, a log line; never a panic and never a state change.
 use crate::log::RateLimit;
-use super::transmit::advert;
+use super::transmit::{Speak, advert};
 use crate::vrrp::validate::{Expect, Reject};
 use crate::wire::ipv4::{self, Ipv4Header};
 use crate::wire::vrrp::{Advert, DecodeError};
@@ -73,8 +73,8 @@ impl Drops {
 }
 
 /// What an instance with these VIPs expects of an advert: what it sends itself.
-pub fn expect(vips: &[IpAddr], password: [u8; 8], unicast: bool) -> Expect<'_> {
-    let ours = advert(0, 0, vips, password);
+pub fn expect<'a>(vips: &'a [IpAddr], speak: &Speak, unicast: bool) -> Expect<'a> {
+    let ours = advert(0, 0, vips, speak);
     Expect {
         version: ours.version,
         interval_cs: ours.interval_cs,
@@ -89,6 +89,7 @@ pub fn expect(vips: &[IpAddr], password: [u8; 8], unicast: bool) -> Expect<'_> {
 mod tests {
     use super::*;
     use crate::vrrp::validate::validate;
+    use crate::wire::vrrp::Version;
     use std::net::Ipv4Addr;
 
     fn datagram(adv: &Advert, ttl: u8) -> Vec<u8> {
@@ -102,6 +103,8 @@ mod tests {
         buf
     }
 
+    const SPEAK: Speak = Speak { ipv4_version: Version::V2, interval_cs: 100, password: *b"OpenShif" };
+
     fn accept(adv: &Advert, ip: &Ipv4Header, expect: &Expect) -> Result<(), Reject> {
         validate(adv, ip.ttl, IpAddr::V4(ip.dst), expect)
     }
@@ -109,25 +112,25 @@ mod tests {
     #[test]
     fn our_own_advert_decodes_and_is_accepted() {
         let vips = ["192.0.2.201".parse().expect("vip")];
-        let adv = advert(11, 100, &vips, *b"OpenShif");
+        let adv = advert(11, 100, &vips, &SPEAK);
         let (ip, got) = decode(&datagram(&adv, 255)).expect("decodes");
         assert_eq!(got, adv);
-        assert_eq!(accept(&got, &ip, &expect(&vips, *b"OpenShif", false)), Ok(()));
-        assert_eq!(accept(&got, &ip, &expect(&vips, *b"OpenShiX", false)), Err(Reject::Password));
+        assert_eq!(accept(&got, &ip, &expect(&vips, &SPEAK, false)), Ok(()));
+        assert_eq!(accept(&got, &ip, &expect(&vips, &Speak { password: *b"OpenShiX", ..SPEAK }, false)), Err(Reject::Password));
     }
 
     #[test]
     fn ttl_254_is_rejected_in_multicast_only() {
         let vips = ["192.0.2.201".parse().expect("vip")];
-        let adv = advert(11, 100, &vips, *b"OpenShif");
+        let adv = advert(11, 100, &vips, &SPEAK);
         let (ip, got) = decode(&datagram(&adv, 254)).expect("decodes");
-        assert_eq!(accept(&got, &ip, &expect(&vips, *b"OpenShif", false)), Err(Reject::Ttl(254)));
+        assert_eq!(accept(&got, &ip, &expect(&vips, &SPEAK, false)), Err(Reject::Ttl(254)));
     }
 
     #[test]
     fn truncated_datagrams_are_errors_not_panics() {
         let vips = ["192.0.2.201".parse().expect("vip")];
-        let pkt = datagram(&advert(11, 100, &vips, *b"OpenShif"), 255);
+        let pkt = datagram(&advert(11, 100, &vips, &SPEAK), 255);
         for n in 0..pkt.len() {
             assert!(decode(&pkt[..n]).is_err(), "prefix {n}");
         }

@@ -17,8 +17,31 @@ pub const GARP_ROUNDS: usize = 5;
 /// Large enough for 255 IPv6 VIPs (8 + 16·255), or an IPv4 datagram with 255 VIPs.
 const MAX_ADVERT: usize = 8 + 16 * 255;
 
-/// Our advert interval, centiseconds (keepalived's default, never configured by OpenShift).
-pub const ADVERT_INTERVAL_CS: u16 = 100;
+/// What every advert of this node has in common; fixed for the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Speak {
+    /// VRRPv2 (keepalived's default) or v3 for IPv4; IPv6 always speaks v3.
+    pub ipv4_version: Version,
+    /// Centiseconds between adverts (1 s unless the sub-second profile is configured).
+    pub interval_cs: u16,
+    /// VRRPv2 simple password (keepalived's auth_pass bytes).
+    pub password: [u8; 8],
+}
+
+impl Speak {
+    pub fn from_plan(plan: &Plan) -> Speak {
+        Speak {
+            ipv4_version: if plan.vrrp_version == 3 { Version::V3 } else { Version::V2 },
+            interval_cs: plan.advert_interval_cs,
+            password: plan.password,
+        }
+    }
+
+    /// The version an instance whose first VIP is `vip` speaks.
+    pub fn version_for(&self, vip: &IpAddr) -> Version {
+        if vip.is_ipv4() { self.ipv4_version } else { Version::V3 }
+    }
+}
 
 /// IPv4 instances: VRRPv2 with PASS auth.
 pub struct V4 {
@@ -43,26 +66,22 @@ pub struct Sender {
     pub packet: PacketSocket,
     pub ifname: String,
     pub mac: [u8; 6],
-    pub password: [u8; 8],
+    pub speak: Speak,
 }
 
-/// The version an instance speaks: v2 for IPv4 (keepalived's default), v3 for IPv6.
-pub fn version_for(vip: &IpAddr) -> Version {
-    if vip.is_ipv4() { Version::V2 } else { Version::V3 }
-}
-
-/// One advert as keepalived builds it for our configuration.
-pub fn advert(vrid: u8, priority: u8, vips: &[IpAddr], password: [u8; 8]) -> Advert {
-    let version = vips.first().map_or(Version::V2, version_for);
+/// One advert as keepalived builds it for our configuration: v2 with PASS auth, or v3
+/// without auth.
+pub fn advert(vrid: u8, priority: u8, vips: &[IpAddr], speak: &Speak) -> Advert {
+    let version = vips.first().map_or(speak.ipv4_version, |v| speak.version_for(v));
     let (auth_type, auth_data) = match version {
-        Version::V2 => (1, password),
+        Version::V2 => (1, speak.password),
         Version::V3 => (0, [0; 8]),
     };
     Advert {
         version,
         vrid,
         priority,
-        interval_cs: ADVERT_INTERVAL_CS,
+        interval_cs: speak.interval_cs,
         addrs: vips.iter().copied().collect(),
         auth_type,
         auth_data,
@@ -96,7 +115,7 @@ impl Sender {
             packet: PacketSocket::open(index)?,
             ifname: name.to_string(),
             mac: link.mac.unwrap_or([0; 6]),
-            password: plan.password,
+            speak: Speak::from_plan(plan),
         })
     }
 
@@ -110,7 +129,7 @@ impl Sender {
 
     /// Sends one advert; `ip_id` is the instance's IPv4 ID counter (never 0, as keepalived).
     pub fn send_advert(&self, vrid: u8, priority: u8, vips: &[IpAddr], ip_id: &mut u16) -> io::Result<()> {
-        let adv = advert(vrid, priority, vips, self.password);
+        let adv = advert(vrid, priority, vips, &self.speak);
         match vips.first() {
             Some(IpAddr::V4(_)) => {
                 let t = self.v4.as_ref().ok_or_else(|| io::Error::other("no IPv4 VRRP socket"))?;
