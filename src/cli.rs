@@ -167,6 +167,22 @@ fn source_address(plan: &Plan, host: &Host, v6: bool) -> Result<IpAddr, Failure>
     })
 }
 
+/// Exit 2 naming the capability, before anything is touched (contract: least privilege).
+fn check_capabilities() -> Result<(), Failure> {
+    let mask = crate::sys::capabilities::effective().map_err(|e| Failure::Host(format!("cannot read capabilities: {e}")))?;
+    match crate::sys::capabilities::missing(mask).first() {
+        None => Ok(()),
+        Some(name) => Err(Failure::Config(ConfigError {
+            var: "capabilities",
+            item: format!("CAP_{name}"),
+            expected: format!(
+                "the container to have CAP_{name} (securityContext.capabilities.add: [NET_ADMIN, NET_RAW], \
+                 or docker run --cap-add {name}); nothing else is needed, not even privileged"
+            ),
+        })),
+    }
+}
+
 /// Best effort, as today's image: QE tests and operators read the generated keepalived.conf.
 fn write_keepalived_conf(plan: &Plan) {
     let Some(path) = &plan.keepalived_conf else { return };
@@ -194,6 +210,9 @@ fn run() -> i32 {
         Ok(loaded) => loaded,
         Err(f) => return f.report(),
     };
+    if let Err(f) = check_capabilities() {
+        return f.report();
+    }
     let has = |v6: bool| plan.instances.iter().any(|i| i.vips.first().is_some_and(|a| a.is_ipv6() == v6));
     let src4 = match has(false).then(|| source_address(&plan, &host, false)).transpose() {
         Ok(src) => src,

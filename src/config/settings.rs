@@ -344,7 +344,7 @@ fn advert_interval(text: &str, version: u8) -> Result<u16, ConfigError> {
     let whole: u32 = whole.parse().map_err(|_| bad())?;
     let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
     let cs = whole * 100 + frac;
-    let ok = if version == 2 { cs % 100 == 0 && (100..=25_500).contains(&cs) } else { (1..=4095).contains(&cs) };
+    let ok = if version == 2 { cs.is_multiple_of(100) && (100..=25_500).contains(&cs) } else { (1..=4095).contains(&cs) };
     if ok { u16::try_from(cs).map_err(|_| bad()) } else { Err(bad()) }
 }
 
