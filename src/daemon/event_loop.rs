@@ -265,7 +265,7 @@ impl Daemon {
         let unicast = !self.plan.unicast_peers.is_empty();
         let expect = receive::expect(&slot.plan.vips, &self.sender.speak, unicast);
         if let Err(r) = validate(adv, ttl, dst, &expect) {
-            return self.drops.rejected(&slot.plan.name, from, &r);
+            return self.drops.rejected(&slot.plan.name, adv.vrid, from, &r, Instant::now());
         }
         self.drops.counters.count("accepted");
         if adv.priority > 0 && slot.machine.state() == State::Backup {

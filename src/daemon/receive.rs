@@ -33,16 +33,42 @@ pub fn decode(pkt: &[u8]) -> Result<(Ipv4Header, Advert), DecodeError> {
     Ok((ip, adv))
 }
 
+/// One collision warning per source and VRID per this long.
+const COLLISION_WARN_EVERY: Duration = Duration::from_secs(60);
+/// Sources remembered for collision warnings; beyond this the table is pruned.
+const COLLISION_TABLE: usize = 1024;
+
 /// Counts and (rate-limited) logs what is dropped.
 pub struct Drops {
     pub counters: Counters,
     limit: RateLimit,
+    /// (source, VRID) → when we last warned about a collision.
+    warned: BTreeMap<(IpAddr, u8), Instant>,
 }
 
 impl Default for Drops {
     fn default() -> Self {
-        Drops { counters: Counters::default(), limit: RateLimit::new(DROP_LOG_BURST, Duration::from_secs(1)) }
+        Drops {
+            counters: Counters::default(),
+            limit: RateLimit::new(DROP_LOG_BURST, Duration::from_secs(1)),
+            warned: BTreeMap::new(),
+        }
     }
+}
+
+/// Checks that fail when a *different* VRRP cluster uses our VRID (another ipfailover
+/// deployment, the on-prem API/Ingress keepalived): wrong password, interval or VIP set.
+pub fn is_collision(r: &Reject) -> bool {
+    matches!(
+        r,
+        Reject::Password
+            | Reject::AuthType(_)
+            | Reject::AuthTypeMismatch { .. }
+            | Reject::Interval { .. }
+            | Reject::AddrCount { .. }
+            | Reject::AddrList(_)
+            | Reject::Version(_)
+    )
 }
 
 impl Drops {
@@ -55,10 +81,34 @@ impl Drops {
         });
     }
 
-    /// A well-formed advert that instance `name` does not accept.
-    pub fn rejected(&mut self, name: &str, from: IpAddr, r: &Reject) {
+    /// A well-formed advert for our VRID that instance `name` does not accept.
+    pub fn rejected(&mut self, name: &str, vrid: u8, from: IpAddr, r: &Reject, now: Instant) {
         self.counters.count(r.as_str());
+        if is_collision(r) {
+            self.counters.count("vrid_collision");
+            if self.should_warn(from, vrid, now) {
+                crate::log::line(&format!(
+                    "({name}) WARNING - VRID {vrid} collision: adverts from {from} fail our checks ({r}); \
+                     another VRRP cluster on this network uses VRID {vrid} - move ours with \
+                     OPENSHIFT_HA_VRRP_ID_OFFSET or HA_EXCLUDED_VRRP_IDS"
+                ));
+            }
+            return;
+        }
         self.log(|| format!("({name}) {r} (from {from})"));
+    }
+
+    fn should_warn(&mut self, from: IpAddr, vrid: u8, now: Instant) -> bool {
+        if self.warned.get(&(from, vrid)).is_some_and(|t| now.duration_since(*t) < COLLISION_WARN_EVERY) {
+            return false;
+        }
+        if self.warned.len() >= COLLISION_TABLE {
+            self.warned.retain(|_, t| now.duration_since(*t) < COLLISION_WARN_EVERY);
+        }
+        if self.warned.len() < COLLISION_TABLE {
+            self.warned.insert((from, vrid), now);
+        }
+        true
     }
 
     fn log(&mut self, line: impl FnOnce() -> String) {
@@ -125,6 +175,24 @@ mod tests {
         let adv = advert(11, 100, &vips, &SPEAK);
         let (ip, got) = decode(&datagram(&adv, 254)).expect("decodes");
         assert_eq!(accept(&got, &ip, &expect(&vips, &SPEAK, false)), Err(Reject::Ttl(254)));
+    }
+
+    #[test]
+    fn collision_warns_once_per_source_and_vrid_per_minute() {
+        let mut d = Drops::default();
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.50".parse().expect("addr");
+        let b: IpAddr = "192.0.2.51".parse().expect("addr");
+        assert!(d.should_warn(a, 11, t0));
+        assert!(!d.should_warn(a, 11, t0 + Duration::from_secs(59)));
+        assert!(d.should_warn(a, 12, t0), "another VRID");
+        assert!(d.should_warn(b, 11, t0), "another source");
+        assert!(d.should_warn(a, 11, t0 + Duration::from_secs(60)));
+        d.rejected("v", 11, a, &Reject::Password, t0);
+        d.rejected("v", 11, a, &Reject::Ttl(1), t0);
+        assert_eq!(d.counters.by_kind.get("vrid_collision"), Some(&1));
+        assert_eq!(d.counters.by_kind.get("password"), Some(&1));
+        assert!(!is_collision(&Reject::Ttl(254)) && !is_collision(&Reject::Multicast));
     }
 
     #[test]
