@@ -183,6 +183,30 @@ fn check_capabilities() -> Result<(), Failure> {
     }
 }
 
+/// Once at start: scripts anyone but root can change, and scripts that cannot run at all
+/// (the check then fails at every run, with the same reason).
+fn report_scripts(plan: &Plan) {
+    let check = match &plan.check {
+        crate::config::Check::Script(s) => Some(("check", s)),
+        _ => None,
+    };
+    let notify = plan.notify.as_ref().map(|s| ("notify", s));
+    for (role, script) in check.into_iter().chain(notify) {
+        let Some(program) = script.argv.first() else { continue };
+        let path = std::path::Path::new(program);
+        for weak in crate::sys::script_check::insecure(path) {
+            log::line(&format!(
+                "SECURITY WARNING - {role} script {program}: {weak}; whoever can change it runs code as root here"
+            ));
+        }
+        if let Err(e) = crate::sys::script_check::refuse_implicit_shell(path) {
+            log::line(&format!("{role} script cannot run: {e}"));
+        } else if let Err(e) = std::fs::metadata(path) {
+            log::line(&format!("{role} script {program} cannot run: {e}; every run will fail until it exists"));
+        }
+    }
+}
+
 /// Best effort, as today's image: QE tests and operators read the generated keepalived.conf.
 fn write_keepalived_conf(plan: &Plan) {
     let Some(path) = &plan.keepalived_conf else { return };
@@ -226,6 +250,7 @@ fn run() -> i32 {
         log::line(l);
     }
     write_keepalived_conf(&plan);
+    report_scripts(&plan);
     set_process_name();
     // Signals first: every child we start must find them blocked here and unblocked in itself.
     let signals = match SignalFd::new(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD]) {

@@ -3,6 +3,7 @@ pub mod capabilities;
 pub mod netlink;
 pub mod packet_socket;
 pub mod process;
+pub mod script_check;
 pub mod signals;
 mod sockopt;
 pub mod vrrp_socket;

@@ -64,6 +64,7 @@ pub fn spawn_script(argv: &[String], extra: &[&str], capture: bool) -> io::Resul
             "empty script command",
         ));
     };
+    super::script_check::refuse_implicit_shell(Path::new(program))?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .args(extra)
