@@ -1,5 +1,6 @@
 //! OS adapters: the only place that talks to the kernel.
 pub mod netlink;
+pub mod nftables;
 pub mod packet_socket;
 pub mod process;
 pub mod signals;
