@@ -1,6 +1,7 @@
 //! OS adapters: the only place that talks to the kernel.
 pub mod capabilities;
 pub mod netlink;
+pub mod nftables;
 pub mod packet_socket;
 pub mod process;
 pub mod script_check;
