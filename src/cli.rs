@@ -21,7 +21,8 @@ Usage:
   ipfailover config            print the plan: instances, VRIDs, priorities, VIPs, check, notify
   ipfailover config --keepalived
                                print the equivalent keepalived.conf
-  ipfailover cleanup           remove this configuration's VIPs (also as remove-failover.sh)
+  ipfailover cleanup           remove this configuration's VIPs and the nftables table
+                               inet keepalived (also as remove-failover.sh)
   ipfailover status [--json]   the running daemon's instances, from its status file
   ipfailover probe             exit 0 when the daemon is alive and its loop turns (liveness)
   ipfailover --help | --version
@@ -136,10 +137,16 @@ fn cleanup() -> i32 {
     };
     let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
     log::line(&format!("Releasing VIPs (interface {}): {}", plan.interface, join(&vips)));
-    match rtnl.del_addrs(host.link.index, &vips) {
-        Ok(()) => 0,
-        Err(e) => Failure::Host(format!("cannot remove VIPs: {e}")).report(),
+    let mut status = 0;
+    if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
+        status = Failure::Host(format!("cannot remove VIPs: {e}")).report();
     }
+    match crate::sys::nftables::delete_vrrp_table() {
+        Ok(true) => log::line("Removed nftables table inet keepalived"),
+        Ok(false) => {}
+        Err(e) => status = Failure::Host(format!("cannot remove nftables table inet keepalived: {e}")).report(),
+    }
+    status
 }
 
 fn join(addrs: &[IpAddr]) -> String {
@@ -267,6 +274,13 @@ fn run() -> i32 {
     }
     let as_v4 = |a: IpAddr| if let IpAddr::V4(v4) = a { Some(v4) } else { None };
     let as_v6 = |a: IpAddr| if let IpAddr::V6(v6) = a { Some(v6) } else { None };
+    if plan.firewall {
+        match crate::sys::nftables::ensure_vrrp_table() {
+            Ok(true) => log::line("nftables table inet keepalived now accepts VRRP (224.0.0.18, ff02::12, protocol 112)"),
+            Ok(false) => log::line("nftables table inet keepalived already accepts VRRP"),
+            Err(e) => log::line(&format!("cannot set up nftables table inet keepalived (VRRP may be filtered): {e}")),
+        }
+    }
     let sender = match Sender::open(&plan, &host.link, src4.and_then(as_v4), src6.and_then(as_v6)) {
         Ok(s) => s,
         Err(e) => return Failure::Host(format!("cannot open VRRP sockets on {}: {e}", host.link.name)).report(),
