@@ -469,6 +469,11 @@ impl Lan {
         &self.nodes[i]
     }
 
+    /// Namespace name of the switch (node `i` is plugged into its port `n<i>`).
+    pub fn switch_ns(&self) -> &str {
+        &self.switch
+    }
+
     /// Namespace name of the client.
     pub fn client_ns(&self) -> &str {
         &self.client
