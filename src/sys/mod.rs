@@ -1,4 +1,5 @@
 //! OS adapters: the only place that talks to the kernel.
+pub mod host_root;
 pub mod netlink;
 pub mod packet_socket;
 pub mod process;
