@@ -39,8 +39,12 @@ impl Fixture {
             eprintln!("SKIP: {BUSYBOX} missing (apt-get install busybox-static)");
             return None;
         }
-        assert!(!Path::new(FAKE_INTERP).exists(), "{FAKE_INTERP} exists on this host");
-        let dir = std::env::temp_dir().join(format!("ipf-hostroot-it-{}-{tag}", std::process::id()));
+        assert!(
+            !Path::new(FAKE_INTERP).exists(),
+            "{FAKE_INTERP} exists on this host"
+        );
+        let dir =
+            std::env::temp_dir().join(format!("ipf-hostroot-it-{}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let root = dir.join("root");
         for d in ["bin", "opt/fakehost", "dev", "proc"] {
@@ -80,12 +84,29 @@ fn with_proc_in<T: Send>(root: &Path, body: impl FnOnce() -> T + Send) -> T {
             // SAFETY: unshare/mount with valid NUL-terminated strings; affects this thread
             // (and children it forks) only.
             unsafe {
-                assert_eq!(libc::unshare(libc::CLONE_NEWNS), 0, "unshare: {}", std::io::Error::last_os_error());
+                assert_eq!(
+                    libc::unshare(libc::CLONE_NEWNS),
+                    0,
+                    "unshare: {}",
+                    std::io::Error::last_os_error()
+                );
                 let slash = c"/";
-                let rc = libc::mount(std::ptr::null(), slash.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null());
+                let rc = libc::mount(
+                    std::ptr::null(),
+                    slash.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                );
                 assert_eq!(rc, 0, "make / private: {}", std::io::Error::last_os_error());
                 let target = CString::new(root.join("proc").as_os_str().as_bytes()).expect("path");
-                let rc = libc::mount(c"/proc".as_ptr(), target.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null());
+                let rc = libc::mount(
+                    c"/proc".as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                );
                 assert_eq!(rc, 0, "bind /proc: {}", std::io::Error::last_os_error());
             }
             body()
@@ -117,7 +138,11 @@ fn run(argv: &[String], args: &[&str]) -> std::io::Result<(Exit, String)> {
     // SAFETY: waits for our own child.
     let pid = unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
     assert_eq!(pid, spawned.pid);
-    let exit = if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) };
+    let exit = if libc::WIFSIGNALED(status) {
+        Exit::Signal(libc::WTERMSIG(status))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(status))
+    };
     Ok((exit, String::from_utf8_lossy(&out).into_owned()))
 }
 
@@ -130,7 +155,9 @@ const PROOF_SCRIPT: &str = "#!/opt/fakehost/sh\n\
 #[test]
 fn script_runs_with_the_host_roots_interpreter() {
     let _g = lock();
-    let Some(fx) = Fixture::new("run") else { return };
+    let Some(fx) = Fixture::new("run") else {
+        return;
+    };
     let script = fx.script("check.sh", PROOF_SCRIPT);
     let root = fx.root();
     host_root::configure(ScriptRoot::At(root.to_str().expect("utf-8").to_string()));
@@ -149,13 +176,20 @@ fn script_runs_with_the_host_roots_interpreter() {
 #[test]
 fn root_without_proc_fails_with_a_reason() {
     let _g = lock();
-    let Some(fx) = Fixture::new("noproc") else { return };
+    let Some(fx) = Fixture::new("noproc") else {
+        return;
+    };
     let script = fx.script("check.sh", PROOF_SCRIPT);
-    host_root::configure(ScriptRoot::At(fx.root().to_str().expect("utf-8").to_string()));
+    host_root::configure(ScriptRoot::At(
+        fx.root().to_str().expect("utf-8").to_string(),
+    ));
     // No /proc mounted in the root: /dev/fd/N cannot resolve there.
-    let err = run(&[script.clone()], &["0"]).expect_err("no /proc in the root");
+    let err = run(std::slice::from_ref(&script), &["0"]).expect_err("no /proc in the root");
     let msg = err.to_string();
-    assert!(msg.starts_with(&format!("{script}: cannot execute with ")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{script}: cannot execute with ")),
+        "{msg}"
+    );
     assert!(msg.ends_with("needs /proc and /dev/fd)"), "{msg}");
     host_root::configure(ScriptRoot::Default);
 }
@@ -163,20 +197,27 @@ fn root_without_proc_fails_with_a_reason() {
 #[test]
 fn fallback_can_be_turned_off() {
     let _g = lock();
-    let Some(fx) = Fixture::new("off") else { return };
+    let Some(fx) = Fixture::new("off") else {
+        return;
+    };
     let script = fx.script("check.sh", PROOF_SCRIPT);
     host_root::configure(ScriptRoot::Off);
-    let err = with_proc_in(&fx.root(), || run(&[script.clone()], &["0"])).expect_err("fallback is off");
+    let err = with_proc_in(&fx.root(), || run(std::slice::from_ref(&script), &["0"]))
+        .expect_err("fallback is off");
     assert_eq!(
         err.to_string(),
-        format!("{script}: cannot execute: No such file or directory (missing interpreter {FAKE_INTERP}?)")
+        format!(
+            "{script}: cannot execute: No such file or directory (missing interpreter {FAKE_INTERP}?)"
+        )
     );
     host_root::configure(ScriptRoot::Default);
 }
 
 #[test]
 fn missing_interpreter_is_explained() {
-    let Some(fx) = Fixture::new("missing") else { return };
+    let Some(fx) = Fixture::new("missing") else {
+        return;
+    };
     let script = fx.script("check.sh", "#!/opt/nowhere/bash\nexit 0\n");
     let root = fx.root();
     let root = root.to_str().expect("utf-8");

@@ -324,7 +324,9 @@ impl ScriptRoot {
         match value {
             None => Ok(ScriptRoot::Default),
             Some("none") => Ok(ScriptRoot::Off),
-            Some(path) if path.starts_with('/') && path != "/" => Ok(ScriptRoot::At(path.to_string())),
+            Some(path) if path.starts_with('/') && path != "/" => {
+                Ok(ScriptRoot::At(path.to_string()))
+            }
             Some(path) => Err(ConfigError::new(
                 SCRIPT_ROOT,
                 path,

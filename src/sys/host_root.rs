@@ -141,10 +141,16 @@ pub fn resolve(program: &str) -> Resolution {
 
 /// How `program` starts when `roots` are tried in order (no logging).
 pub fn resolve_in(program: &Path, roots: &[&str]) -> Resolution {
-    let Ok(mut script) = File::open(program) else { return Resolution::Native };
+    let Ok(mut script) = File::open(program) else {
+        return Resolution::Native;
+    };
     let mut head = [0u8; 256];
-    let Ok(n) = script.read(&mut head) else { return Resolution::Native };
-    let Some(interpreter) = shebang_interpreter(&head[..n]) else { return Resolution::Native };
+    let Ok(n) = script.read(&mut head) else {
+        return Resolution::Native;
+    };
+    let Some(interpreter) = shebang_interpreter(&head[..n]) else {
+        return Resolution::Native;
+    };
     if !interpreter.starts_with('/') || Path::new(&interpreter).exists() {
         return Resolution::Native;
     }
@@ -160,7 +166,9 @@ pub fn resolve_in(program: &Path, roots: &[&str]) -> Resolution {
                 Err(_) => return Resolution::Native,
             }
         }
-        let Ok(root_c) = CString::new(root.as_bytes()) else { continue };
+        let Ok(root_c) = CString::new(root.as_bytes()) else {
+            continue;
+        };
         return Resolution::ViaRoot(Route {
             root: root.to_string(),
             root_c,
@@ -184,7 +192,10 @@ pub fn describe(program: &str, resolution: &Resolution) -> Option<String> {
             interp = r.interpreter,
             root = r.root,
         )),
-        Resolution::Missing { interpreter, looked } => {
+        Resolution::Missing {
+            interpreter,
+            looked,
+        } => {
             let where_ = if looked.is_empty() {
                 format!("and the host-root fallback is off ({SCRIPT_ROOT}=none)")
             } else {
@@ -256,7 +267,8 @@ mod tests {
 
     impl TempDir {
         fn new(tag: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!("ipf-hostroot-{}-{tag}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("ipf-hostroot-{}-{tag}", std::process::id()));
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(&dir).expect("temp dir");
             TempDir(dir)
@@ -306,17 +318,27 @@ mod tests {
 
         executable(&script, "#!/opt/only-there/bash\nexit 0\n");
         let r = resolve_in(&script, &["/nonexistent-root", root_s]);
-        let Resolution::ViaRoot(route) = &r else { panic!("{r:?}") };
+        let Resolution::ViaRoot(route) = &r else {
+            panic!("{r:?}")
+        };
         assert_eq!(route.root(), root_s);
         let line = describe("/etc/keepalive/check.sh", &r).expect("a line");
-        assert!(line.contains(&format!("{root_s}/opt/only-there/bash in a chroot to {root_s}")), "{line}");
+        assert!(
+            line.contains(&format!(
+                "{root_s}/opt/only-there/bash in a chroot to {root_s}"
+            )),
+            "{line}"
+        );
 
         // Our own interpreter wins; non-scripts and unreadable files exec directly.
         executable(&script, "#!/bin/sh\nexit 0\n");
         assert!(matches!(resolve_in(&script, &[root_s]), Resolution::Native));
         executable(&script, "\x7fELF");
         assert!(matches!(resolve_in(&script, &[root_s]), Resolution::Native));
-        assert!(matches!(resolve_in(Path::new("/nonexistent/x"), &[root_s]), Resolution::Native));
+        assert!(matches!(
+            resolve_in(Path::new("/nonexistent/x"), &[root_s]),
+            Resolution::Native
+        ));
 
         executable(&script, "#!/opt/nowhere/bash -e\n");
         let r = resolve_in(&script, &["/host", "/hosts"]);
@@ -325,12 +347,19 @@ mod tests {
             line.starts_with("/etc/keepalive/check.sh: cannot run: interpreter /opt/nowhere/bash is not in this image nor under /host or /hosts;"),
             "{line}"
         );
-        for advice in ["mount the host's / read-only at /host", "static binary", "built-in check"] {
+        for advice in [
+            "mount the host's / read-only at /host",
+            "static binary",
+            "built-in check",
+        ] {
             assert!(line.contains(advice), "{line}");
         }
         let r = resolve_in(&script, &[]);
         let line = describe("/x.sh", &r).expect("a line");
-        assert!(line.contains("fallback is off (OPENSHIFT_HA_SCRIPT_ROOT=none)"), "{line}");
+        assert!(
+            line.contains("fallback is off (OPENSHIFT_HA_SCRIPT_ROOT=none)"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -342,11 +371,16 @@ mod tests {
         executable(&script, "#!/bin/x\n");
         // /bin/x is not on this host, so the route is taken.
         assert!(!Path::new("/bin/x").exists());
-        let Resolution::ViaRoot(route) = resolve_in(&script, &[root.to_str().expect("utf-8")]) else {
+        let Resolution::ViaRoot(route) = resolve_in(&script, &[root.to_str().expect("utf-8")])
+        else {
             panic!("no route")
         };
         let e = route.exec_error("/s", io::Error::from_raw_os_error(libc::EPERM));
-        assert!(e.to_string().ends_with("Operation not permitted (chroot needs the SYS_CHROOT capability)"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("Operation not permitted (chroot needs the SYS_CHROOT capability)"),
+            "{e}"
+        );
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
     }
 }
