@@ -131,15 +131,24 @@ fn config(keepalived: bool) -> i32 {
 }
 
 fn cleanup() -> i32 {
-    let (plan, host, mut rtnl) = match load() {
-        Ok(loaded) => loaded,
-        Err(f) => return f.report(),
-    };
-    let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
-    log::line(&format!("Releasing VIPs (interface {}): {}", plan.interface, join(&vips)));
     let mut status = 0;
-    if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
-        status = Failure::Host(format!("cannot remove VIPs: {e}")).report();
+    // The documented removal Job sets no environment; today's script then releases nothing
+    // and succeeds. Do the same (the firewall table is still removed), but say so.
+    if std::env::var(crate::config::settings::VIRTUAL_IPS).is_ok_and(|v| !v.trim().is_empty()) {
+        let (plan, host, mut rtnl) = match load() {
+            Ok(loaded) => loaded,
+            Err(f) => return f.report(),
+        };
+        let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
+        log::line(&format!("Releasing VIPs (interface {}): {}", plan.interface, join(&vips)));
+        if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
+            status = Failure::Host(format!("cannot remove VIPs: {e}")).report();
+        }
+    } else {
+        log::line(
+            "Releasing VIPs: none (OPENSHIFT_HA_VIRTUAL_IPS is not set; give the removal Job the \
+             Deployment's environment and hostNetwork to release them)",
+        );
     }
     match crate::sys::nftables::delete_vrrp_table() {
         Ok(true) => log::line("Removed nftables table inet keepalived"),
@@ -200,6 +209,9 @@ fn report_scripts(plan: &Plan) {
     let notify = plan.notify.as_ref().map(|s| ("notify", s));
     for (role, script) in check.into_iter().chain(notify) {
         let Some(program) = script.argv.first() else { continue };
+        // Logs once how the script will run when its interpreter is only in the host root,
+        // or that it cannot run at all.
+        crate::sys::host_root::resolve(program);
         let path = std::path::Path::new(program);
         for weak in crate::sys::script_check::insecure(path) {
             log::line(&format!(

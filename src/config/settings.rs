@@ -62,6 +62,11 @@ pub const VRRP_VERSION: &str = "OPENSHIFT_HA_VRRP_VERSION";
 pub const ADVERT_INTERVAL: &str = "OPENSHIFT_HA_ADVERT_INTERVAL";
 /// Where today's image keeps its generated configuration (QE tests read it).
 pub const DEFAULT_KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
+/// `OPENSHIFT_HA_SCRIPT_ROOT` (extension): the host root a script whose `#!` interpreter is
+/// missing in the image runs in (chroot); `none` turns that off. Default: `/host`, then `/hosts`.
+pub const SCRIPT_ROOT: &str = "OPENSHIFT_HA_SCRIPT_ROOT";
+/// Host-root mount points tried by default: the documented Deployment's, then the docs' other spelling.
+pub const DEFAULT_SCRIPT_ROOTS: [&str; 2] = ["/host", "/hosts"];
 
 /// Read by today's image but without effect; accepted here with one warning each.
 const IGNORED: [(&str, &str); 4] = [
@@ -117,6 +122,8 @@ pub struct Settings {
     pub keepalived_conf: Option<String>,
     /// Where the daemon keeps its status; `None` = not at all.
     pub status_file: Option<String>,
+    /// Where scripts whose interpreter is missing in the image may find it.
+    pub script_root: ScriptRoot,
     /// Non-fatal remarks: ignored variables, values mapped to something else.
     pub warnings: Vec<String>,
 }
@@ -293,6 +300,7 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
     }
     let keepalived_conf = optional_path(KEEPALIVED_CONF, get(KEEPALIVED_CONF), DEFAULT_KEEPALIVED_CONF)?;
     let status_file = optional_path(STATUS_FILE, get(STATUS_FILE), DEFAULT_STATUS_FILE)?;
+    let script_root = ScriptRoot::parse(get(SCRIPT_ROOT))?;
 
     for (var, why) in IGNORED {
         if get(var).is_some() {
@@ -323,6 +331,7 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         advert_interval_cs,
         keepalived_conf,
         status_file,
+        script_root,
         warnings,
     })
 }
@@ -352,6 +361,44 @@ fn advert_interval(text: &str, version: u8) -> Result<u16, ConfigError> {
 pub fn seconds(cs: u16) -> String {
     let text = format!("{}.{:02}", cs / 100, cs % 100);
     text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// `OPENSHIFT_HA_SCRIPT_ROOT`: where a script's missing `#!` interpreter may be found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptRoot {
+    /// Unset: try [`DEFAULT_SCRIPT_ROOTS`] in order.
+    Default,
+    /// `none`: never run a script in another root.
+    Off,
+    /// This absolute path (a host root mounted somewhere else).
+    At(String),
+}
+
+impl ScriptRoot {
+    /// Parses the variable's (trimmed, non-empty) value; `None` = unset.
+    pub fn parse(value: Option<&str>) -> Result<ScriptRoot, ConfigError> {
+        match value {
+            None => Ok(ScriptRoot::Default),
+            Some("none") => Ok(ScriptRoot::Off),
+            Some(path) if path.starts_with('/') && path != "/" => {
+                Ok(ScriptRoot::At(path.to_string()))
+            }
+            Some(path) => Err(ConfigError::new(
+                SCRIPT_ROOT,
+                path,
+                "the absolute path where the host's / is mounted (not / itself), or none",
+            )),
+        }
+    }
+
+    /// The roots to try, in order.
+    pub fn candidates(&self) -> Vec<&str> {
+        match self {
+            ScriptRoot::Default => DEFAULT_SCRIPT_ROOTS.to_vec(),
+            ScriptRoot::Off => Vec::new(),
+            ScriptRoot::At(path) => vec![path.as_str()],
+        }
+    }
 }
 
 /// A file the daemon writes: absolute path, default when unset, `none` to turn it off.
@@ -880,6 +927,21 @@ mod tests {
                 .iter()
                 .any(|w| w.starts_with("KEEPALIVED_OPTIONS"))
         );
+    }
+
+    #[test]
+    fn script_root() {
+        assert_eq!(parse(&[]).script_root, ScriptRoot::Default);
+        assert_eq!(parse(&[]).script_root.candidates(), vec!["/host", "/hosts"]);
+        let s = parse(&[(SCRIPT_ROOT, "none")]);
+        assert_eq!(s.script_root, ScriptRoot::Off);
+        assert!(s.script_root.candidates().is_empty());
+        let s = parse(&[(SCRIPT_ROOT, " /rootfs ")]);
+        assert_eq!(s.script_root.candidates(), vec!["/rootfs"]);
+        for bad in ["host", "/", "None"] {
+            let e = fails(&[(SCRIPT_ROOT, bad)]);
+            assert_eq!((e.var, e.item.as_str()), (SCRIPT_ROOT, bad), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! OS adapters: the only place that talks to the kernel.
 pub mod capabilities;
+pub mod host_root;
 pub mod netlink;
 pub mod nftables;
 pub mod packet_socket;

@@ -3,6 +3,7 @@
 //! Nobody waits on a particular child: the event loop reaps every child with
 //! `waitpid(-1)` on SIGCHLD (we are PID 1 / a subreaper, so orphaned grandchildren of
 //! scripts end up here too) and routes each exit to whoever owns the pid.
+use super::host_root::{self, Resolution};
 use smallvec::SmallVec;
 use std::fs::File;
 use std::io::{self, Read};
@@ -65,7 +66,15 @@ pub fn spawn_script(argv: &[String], extra: &[&str], capture: bool) -> io::Resul
         ));
     };
     super::script_check::refuse_implicit_shell(Path::new(program))?;
-    let mut cmd = Command::new(program);
+    // A script whose interpreter is only in the host root runs there (see host_root).
+    let route = match host_root::resolve(program) {
+        Resolution::ViaRoot(route) => Some(route),
+        Resolution::Native | Resolution::Missing { .. } => None,
+    };
+    let mut cmd = match &route {
+        Some(route) => route.command(program),
+        None => Command::new(program),
+    };
     cmd.args(args)
         .args(extra)
         .stdin(Stdio::null())
@@ -84,10 +93,14 @@ pub fn spawn_script(argv: &[String], extra: &[&str], capture: bool) -> io::Resul
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         None
     };
-    let child = cmd.spawn().map_err(|e| exec_error(program, e))?;
+    let child = cmd.spawn().map_err(|e| match &route {
+        Some(route) => route.exec_error(program, e),
+        None => exec_error(program, e),
+    })?;
     // `cmd` still holds our copies of the pipe's write end: close them now, or the
-    // reader would never see end-of-file.
+    // reader would never see end-of-file. The child has its own copy of the script.
     drop(cmd);
+    drop(route);
     let pid = i32::try_from(child.id())
         .map_err(|_| io::Error::other(format!("{program}: pid out of range")))?;
     Ok(Spawned { pid, output })
@@ -207,7 +220,7 @@ fn missing_interpreter_hint(program: &Path) -> Option<String> {
 }
 
 /// The interpreter path of a `#!` line, if the file starts with one.
-fn shebang_interpreter(head: &[u8]) -> Option<String> {
+pub(super) fn shebang_interpreter(head: &[u8]) -> Option<String> {
     let rest = head.strip_prefix(b"#!")?;
     let line = rest.split(|&b| b == b'\n').next().unwrap_or(rest);
     let line = String::from_utf8_lossy(line);
