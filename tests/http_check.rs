@@ -22,7 +22,11 @@ const I: Duration = Duration::from_millis(300);
 fn in_private_netns(f: impl FnOnce() + Send + 'static) {
     thread::spawn(move || {
         // SAFETY: moves only this thread (and threads it spawns) into a new namespace.
-        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare needs root");
+        assert_eq!(
+            unsafe { libc::unshare(libc::CLONE_NEWNET) },
+            0,
+            "unshare needs root"
+        );
         run("ip", &["link", "set", "lo", "up"]);
         f()
     })
@@ -53,7 +57,10 @@ impl Loop {
                 out.extend(h.on_timer(now, self.poll.registry(), TOKEN));
                 continue;
             }
-            let wait = h.deadline().map_or(end, |d| d.min(end)).saturating_duration_since(now);
+            let wait = h
+                .deadline()
+                .map_or(end, |d| d.min(end))
+                .saturating_duration_since(now);
             self.poll.poll(&mut self.events, Some(wait)).expect("poll");
             if self.events.iter().any(|e| e.token() == TOKEN) {
                 out.extend(h.on_ready(self.poll.registry()));
@@ -65,7 +72,8 @@ impl Loop {
     /// The next verdict within `within`.
     fn next(&mut self, h: &mut Health, within: Duration) -> Verdict {
         let mut v = self.verdicts_until(h, Instant::now() + within, 1);
-        v.pop().unwrap_or_else(|| panic!("no verdict within {within:?}"))
+        v.pop()
+            .unwrap_or_else(|| panic!("no verdict within {within:?}"))
     }
 }
 
@@ -91,7 +99,10 @@ fn each_kind_of_answer_gives_its_verdict() {
         let srv = server(Reply::Ok);
         let mut lp = Loop::new();
         let mut h = check(&srv, Instant::now());
-        assert_eq!(h.describe(), format!("http GET {}{PATH} every 300ms", srv.addr));
+        assert_eq!(
+            h.describe(),
+            format!("http GET {}{PATH} every 300ms", srv.addr)
+        );
         assert_eq!(lp.next(&mut h, I * 2), Verdict::Healthy);
         let req = srv.requests().pop().unwrap_or_default();
         assert!(
@@ -113,7 +124,11 @@ fn each_kind_of_answer_gives_its_verdict() {
             eprintln!("{reply:?}: verdict after {:?}", t.elapsed());
         }
         srv.set(Reply::Split);
-        assert_eq!(lp.next(&mut h, I * 3), Verdict::Healthy, "status line in two pieces");
+        assert_eq!(
+            lp.next(&mut h, I * 3),
+            Verdict::Healthy,
+            "status line in two pieces"
+        );
         srv.set(Reply::Ok);
         assert_eq!(lp.next(&mut h, I * 3), Verdict::Healthy);
         let s = h.stats();
@@ -136,7 +151,9 @@ fn refused_and_garbage() {
         let mut h = Health::new(&c, Some(Ipv4Addr::LOCALHOST), I, Instant::now());
         assert_eq!(
             lp.next(&mut h, I * 2),
-            Verdict::Unhealthy(format!("GET http://127.0.0.1:{port}{PATH}: connect: Connection refused"))
+            Verdict::Unhealthy(format!(
+                "GET http://127.0.0.1:{port}{PATH}: connect: Connection refused"
+            ))
         );
 
         // Something that is not HTTP at all answers on the port.
@@ -168,7 +185,11 @@ fn fall_and_rise_damp_single_results() {
         let srv = server(Reply::Ok);
         let mut lp = Loop::new();
         let mut h = check(&srv, Instant::now()).with_rise_fall(2, 3);
-        assert_eq!(lp.next(&mut h, I * 2), Verdict::Healthy, "the first result decides");
+        assert_eq!(
+            lp.next(&mut h, I * 2),
+            Verdict::Healthy,
+            "the first result decides"
+        );
 
         // Two failures in a row, then success: never reported unhealthy.
         srv.queue(&[Reply::Unavailable, Reply::Unavailable]);
@@ -187,7 +208,11 @@ fn fall_and_rise_damp_single_results() {
         srv.set(Reply::Ok);
         let t = Instant::now();
         assert_eq!(lp.next(&mut h, I * 4), Verdict::Healthy);
-        assert!(t.elapsed() >= I, "recovered after a single success ({:?})", t.elapsed());
+        assert!(
+            t.elapsed() >= I,
+            "recovered after a single success ({:?})",
+            t.elapsed()
+        );
         assert_eq!(h.stats().up, Some(true));
     });
 }
@@ -221,18 +246,30 @@ fn daemon_faults_on_each_failure_and_recovers() {
     let master = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
         lan.holders(vip) == vec![0]
     });
-    assert!(master.is_some(), "no MASTER with a healthy HTTP check:\n{}", d.stderr());
     assert!(
-        d.stderr().contains(&format!("Health check: http GET 192.0.2.10:{PORT}{PATH} every 1s")),
+        master.is_some(),
+        "no MASTER with a healthy HTTP check:\n{}",
+        d.stderr()
+    );
+    assert!(
+        d.stderr().contains(&format!(
+            "Health check: http GET 192.0.2.10:{PORT}{PATH} every 1s"
+        )),
         "{}",
         d.stderr()
     );
 
     let url = format!("GET http://192.0.2.10:{PORT}{PATH}");
     let cases = [
-        (Reply::Unavailable, format!("{url}: 503 Service Unavailable")),
+        (
+            Reply::Unavailable,
+            format!("{url}: 503 Service Unavailable"),
+        ),
         (Reply::Hang, format!("{url}: no response after 1s")),
-        (Reply::Close, format!("{url}: connection closed before the status line")),
+        (
+            Reply::Close,
+            format!("{url}: connection closed before the status line"),
+        ),
     ];
     for (n, (reply, why)) in cases.into_iter().enumerate() {
         srv.set(reply);
@@ -241,12 +278,20 @@ fn daemon_faults_on_each_failure_and_recovers() {
         });
         assert!(fault.is_some(), "{reply:?}: no FAULT:\n{}", d.stderr());
         assert!(lan.holders(vip).is_empty(), "{reply:?}: VIP kept in FAULT");
-        assert!(d.stderr().contains(&format!("failed: {why}")), "{reply:?}: no {why:?} in\n{}", d.stderr());
+        assert!(
+            d.stderr().contains(&format!("failed: {why}")),
+            "{reply:?}: no {why:?} in\n{}",
+            d.stderr()
+        );
         srv.set(Reply::Ok);
         let back = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
             count(&d.stderr(), "Entering MASTER STATE") == n + 2 && lan.holders(vip) == vec![0]
         });
-        assert!(back.is_some(), "{reply:?}: not MASTER again:\n{}", d.stderr());
+        assert!(
+            back.is_some(),
+            "{reply:?}: not MASTER again:\n{}",
+            d.stderr()
+        );
     }
     assert!(d.exited().is_none());
 }
@@ -266,20 +311,38 @@ fn daemon_damps_with_fall() {
         lan.holders(vip) == vec![0]
     });
     assert!(master.is_some(), "no MASTER:\n{}", d.stderr());
-    assert!(d.stderr().contains("every 1s (rise 1, fall 3)"), "{}", d.stderr());
+    assert!(
+        d.stderr().contains("every 1s (rise 1, fall 3)"),
+        "{}",
+        d.stderr()
+    );
 
     srv.queue(&[Reply::Unavailable, Reply::Unavailable]);
     let damped = wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        d.stderr().contains("Health check failed (2 of 3 failures before FAULT)")
+        d.stderr()
+            .contains("Health check failed (2 of 3 failures before FAULT)")
     });
-    assert!(damped.is_some(), "damped failures not logged:\n{}", d.stderr());
+    assert!(
+        damped.is_some(),
+        "damped failures not logged:\n{}",
+        d.stderr()
+    );
     thread::sleep(Duration::from_millis(1500));
-    assert_eq!(count(&d.stderr(), "Entering FAULT STATE"), 0, "{}", d.stderr());
+    assert_eq!(
+        count(&d.stderr(), "Entering FAULT STATE"),
+        0,
+        "{}",
+        d.stderr()
+    );
     assert_eq!(lan.holders(vip), vec![0]);
 
     srv.set(Reply::Unavailable);
     let fault = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
         count(&d.stderr(), "Entering FAULT STATE") == 1
     });
-    assert!(fault.is_some(), "no FAULT after three 503s:\n{}", d.stderr());
+    assert!(
+        fault.is_some(),
+        "no FAULT after three 503s:\n{}",
+        d.stderr()
+    );
 }

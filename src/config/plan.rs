@@ -119,7 +119,10 @@ impl Plan {
             (Some(script), _) => Check::Script(script.clone()),
             (None, 0) => Check::Disabled,
             (None, port) => match &s.check_http_path {
-                Some(path) => Check::Http { port, path: path.clone() },
+                Some(path) => Check::Http {
+                    port,
+                    path: path.clone(),
+                },
                 None => Check::Tcp(port),
             },
         };
@@ -654,15 +657,42 @@ mod tests {
             ]),
             Check::Script(script)
         );
-        let http = (("OPENSHIFT_HA_CHECK_HTTP_PATH", "/healthz/ready"), ("OPENSHIFT_HA_MONITOR_PORT", "1936"));
+        let http = (
+            ("OPENSHIFT_HA_CHECK_HTTP_PATH", "/healthz/ready"),
+            ("OPENSHIFT_HA_MONITOR_PORT", "1936"),
+        );
         assert_eq!(
             check(&[v, http.0, http.1]),
-            Check::Http { port: 1936, path: "/healthz/ready".into() }
+            Check::Http {
+                port: 1936,
+                path: "/healthz/ready".into()
+            }
         );
-        assert_eq!(check(&[v, http.0, ("OPENSHIFT_HA_MONITOR_PORT", "0")]), Check::Disabled);
-        let p = plan("192.0.2.15", &[v, http.0, ("OPENSHIFT_HA_CHECK_RISE", "2"), ("OPENSHIFT_HA_CHECK_FALL", "3"), ("OPENSHIFT_HA_METRICS_PORT", "9100")]);
-        assert_eq!((p.check_rise, p.check_fall, p.metrics_port), (2, 3, Some(9100)));
-        assert_eq!(p.check, Check::Http { port: 80, path: "/healthz/ready".into() });
+        assert_eq!(
+            check(&[v, http.0, ("OPENSHIFT_HA_MONITOR_PORT", "0")]),
+            Check::Disabled
+        );
+        let p = plan(
+            "192.0.2.15",
+            &[
+                v,
+                http.0,
+                ("OPENSHIFT_HA_CHECK_RISE", "2"),
+                ("OPENSHIFT_HA_CHECK_FALL", "3"),
+                ("OPENSHIFT_HA_METRICS_PORT", "9100"),
+            ],
+        );
+        assert_eq!(
+            (p.check_rise, p.check_fall, p.metrics_port),
+            (2, 3, Some(9100))
+        );
+        assert_eq!(
+            p.check,
+            Check::Http {
+                port: 80,
+                path: "/healthz/ready".into()
+            }
+        );
     }
 
     #[test]

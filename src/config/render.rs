@@ -21,9 +21,10 @@ impl Plan {
             .map_or_else(|| "none".to_string(), command_line);
         let _ = writeln!(out, "notify       {notify}");
         let _ = writeln!(out, "mode         {}", self.mode_summary());
-        let metrics = self
-            .metrics_port
-            .map_or_else(|| "off".to_string(), |p| format!("http://0.0.0.0:{p}/metrics"));
+        let metrics = self.metrics_port.map_or_else(
+            || "off".to_string(),
+            |p| format!("http://0.0.0.0:{p}/metrics"),
+        );
         let _ = writeln!(out, "metrics      {metrics}");
         let firewall = if self.firewall {
             "nftables table inet keepalived accepts VRRP"
@@ -170,7 +171,10 @@ impl Plan {
         if (self.check_rise, self.check_fall) == (1, 1) {
             what
         } else {
-            format!("{what} (rise {}, fall {})", self.check_rise, self.check_fall)
+            format!(
+                "{what} (rise {}, fall {})",
+                self.check_rise, self.check_fall
+            )
         }
     }
 
@@ -380,16 +384,26 @@ mod tests {
         ]);
         let text = p.render_summary();
         assert!(
-            text.contains("check        http GET 10.0.2.15:1936/healthz/ready every 2s (rise 2, fall 3)\n"),
+            text.contains(
+                "check        http GET 10.0.2.15:1936/healthz/ready every 2s (rise 2, fall 3)\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("metrics      http://0.0.0.0:9100/metrics\n"), "{text}");
+        assert!(
+            text.contains("metrics      http://0.0.0.0:9100/metrics\n"),
+            "{text}"
+        );
         let conf = p.render_keepalived_conf();
         assert!(
-            conf.contains("! built-in HTTP check: GET http://10.0.2.15:1936/healthz/ready, 2xx = healthy"),
+            conf.contains(
+                "! built-in HTTP check: GET http://10.0.2.15:1936/healthz/ready, 2xx = healthy"
+            ),
             "{conf}"
         );
-        assert!(conf.contains("keepalived-based pods cannot do this"), "{conf}");
+        assert!(
+            conf.contains("keepalived-based pods cannot do this"),
+            "{conf}"
+        );
         assert!(
             conf.contains("   script \"true\"\n   interval 2\n   rise 2\n   fall 3\n}\n"),
             "{conf}"
@@ -404,7 +418,10 @@ mod tests {
             ("OPENSHIFT_HA_CHECK_FALL", "3"),
         ])
         .render_summary();
-        assert!(text.contains("check        script /bin/check every 2s (rise 1, fall 3)\n"), "{text}");
+        assert!(
+            text.contains("check        script /bin/check every 2s (rise 1, fall 3)\n"),
+            "{text}"
+        );
         assert!(text.contains("metrics      off\n"), "{text}");
     }
 

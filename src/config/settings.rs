@@ -289,14 +289,20 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
     let check_http_path = get(CHECK_HTTP_PATH).map(http_path).transpose()?;
     if check_http_path.is_some() {
         if check_script.is_some() {
-            warnings.push(format!("{CHECK_HTTP_PATH} is ignored: {CHECK_SCRIPT} replaces the built-in check"));
+            warnings.push(format!(
+                "{CHECK_HTTP_PATH} is ignored: {CHECK_SCRIPT} replaces the built-in check"
+            ));
         } else if monitor_port == 0 {
-            warnings.push(format!("{CHECK_HTTP_PATH} is ignored: {MONITOR_PORT}=0 disables the built-in check"));
+            warnings.push(format!(
+                "{CHECK_HTTP_PATH} is ignored: {MONITOR_PORT}=0 disables the built-in check"
+            ));
         }
     }
     let count = |var: &'static str| match get(var) {
         None => Ok(1),
-        Some(v) => number(var, v, 1, 100, "a whole number of check results 1..100").map(|n| n as u32),
+        Some(v) => {
+            number(var, v, 1, 100, "a whole number of check results 1..100").map(|n| n as u32)
+        }
     };
     let check_rise = count(CHECK_RISE)?;
     let check_fall = count(CHECK_FALL)?;
@@ -312,7 +318,9 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         return Err(ConfigError::new(
             METRICS_PORT,
             port.to_string(),
-            format!("a port other than {MONITOR_PORT} ({monitor_port}), which the built-in check probes"),
+            format!(
+                "a port other than {MONITOR_PORT} ({monitor_port}), which the built-in check probes"
+            ),
         ));
     }
 
@@ -595,7 +603,15 @@ mod tests {
         let s = parse(&[(CHECK_HTTP_PATH, "/a?b=c&d=%20")]);
         assert_eq!(s.check_http_path.as_deref(), Some("/a?b=c&d=%20"));
         let long = format!("/{}", "x".repeat(1024));
-        for bad in ["healthz", "/a b", "/a\tb", "http://x/y", "/a#frag", "/caf\u{e9}", long.as_str()] {
+        for bad in [
+            "healthz",
+            "/a b",
+            "/a\tb",
+            "http://x/y",
+            "/a#frag",
+            "/caf\u{e9}",
+            long.as_str(),
+        ] {
             let e = fails(&[(CHECK_HTTP_PATH, bad)]);
             assert_eq!((e.var, e.item.as_str()), (CHECK_HTTP_PATH, bad), "{e}");
         }
@@ -603,7 +619,11 @@ mod tests {
         let s = parse(&[(CHECK_HTTP_PATH, "/x"), (CHECK_SCRIPT, "/bin/true")]);
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
         let s = parse(&[(CHECK_HTTP_PATH, "/x"), (MONITOR_PORT, "0")]);
-        assert!(s.warnings[0].starts_with(CHECK_HTTP_PATH), "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].starts_with(CHECK_HTTP_PATH),
+            "{:?}",
+            s.warnings
+        );
     }
 
     #[test]
@@ -628,9 +648,18 @@ mod tests {
         }
         // The built-in check would reach our own listener.
         assert_eq!(fails(&[(METRICS_PORT, "80")]).var, METRICS_PORT);
-        assert_eq!(fails(&[(METRICS_PORT, "1936"), (MONITOR_PORT, "1936")]).var, METRICS_PORT);
-        assert_eq!(parse(&[(METRICS_PORT, "80"), (MONITOR_PORT, "0")]).metrics_port, Some(80));
-        assert_eq!(parse(&[(METRICS_PORT, "80"), (CHECK_SCRIPT, "/bin/true")]).metrics_port, Some(80));
+        assert_eq!(
+            fails(&[(METRICS_PORT, "1936"), (MONITOR_PORT, "1936")]).var,
+            METRICS_PORT
+        );
+        assert_eq!(
+            parse(&[(METRICS_PORT, "80"), (MONITOR_PORT, "0")]).metrics_port,
+            Some(80)
+        );
+        assert_eq!(
+            parse(&[(METRICS_PORT, "80"), (CHECK_SCRIPT, "/bin/true")]).metrics_port,
+            Some(80)
+        );
     }
 
     #[test]

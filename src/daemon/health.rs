@@ -118,8 +118,15 @@ pub struct CheckStats {
 #[derive(Debug)]
 enum Kind {
     Script(Vec<String>),
-    Tcp { ip: Option<Ipv4Addr>, port: u16 },
-    Http { ip: Option<Ipv4Addr>, port: u16, path: String },
+    Tcp {
+        ip: Option<Ipv4Addr>,
+        port: u16,
+    },
+    Http {
+        ip: Option<Ipv4Addr>,
+        port: u16,
+        path: String,
+    },
     Disabled,
 }
 
@@ -400,7 +407,11 @@ impl Health {
                     }
                 }
             }
-            Kind::Http { ip: Some(ip), port, path } => {
+            Kind::Http {
+                ip: Some(ip),
+                port,
+                path,
+            } => {
                 let addr = SocketAddrV4::new(*ip, *port);
                 let url = format!("http://{addr}{path}");
                 match connect(addr, registry, token) {
@@ -439,8 +450,15 @@ impl Health {
             }
             Run::Http(mut http) => {
                 let _ = registry.deregister(&mut http.stream);
-                let what = if http.sent == 0 { "connect timed out" } else { "no response" };
-                Verdict::Unhealthy(format!("GET {}: {what} after {:?}", http.url, self.interval))
+                let what = if http.sent == 0 {
+                    "connect timed out"
+                } else {
+                    "no response"
+                };
+                Verdict::Unhealthy(format!(
+                    "GET {}: {what} after {:?}",
+                    http.url, self.interval
+                ))
             }
             Run::Idle => Verdict::Unhealthy(format!("timed out after {:?}", self.interval)),
         }
@@ -452,13 +470,14 @@ impl HttpRun {
     fn step(&mut self, registry: &Registry) -> Option<Verdict> {
         match self.exchange(registry) {
             Ok(None) => None,
-            Ok(Some(Parsed::Status { code, .. })) if (200..300).contains(&code) => Some(Verdict::Healthy),
+            Ok(Some(p)) if p.is_success() => Some(Verdict::Healthy),
             Ok(Some(Parsed::Status { code, reason })) if reason.is_empty() => {
                 Some(Verdict::Unhealthy(format!("GET {}: {code}", self.url)))
             }
-            Ok(Some(Parsed::Status { code, reason })) => {
-                Some(Verdict::Unhealthy(format!("GET {}: {code} {reason}", self.url)))
-            }
+            Ok(Some(Parsed::Status { code, reason })) => Some(Verdict::Unhealthy(format!(
+                "GET {}: {code} {reason}",
+                self.url
+            ))),
             Ok(Some(Parsed::Invalid(why))) | Err(why) => {
                 Some(Verdict::Unhealthy(format!("GET {}: {why}", self.url)))
             }
@@ -491,7 +510,9 @@ impl HttpRun {
         // The answer may be there already: read now rather than wait for an edge.
         let mut buf = [0u8; 1024];
         loop {
-            let room = MAX_RESPONSE.saturating_sub(self.response.len()).clamp(1, buf.len());
+            let room = MAX_RESPONSE
+                .saturating_sub(self.response.len())
+                .clamp(1, buf.len());
             match self.stream.read(&mut buf[..room]) {
                 Ok(0) => return Err("connection closed before the status line".into()),
                 Ok(n) => {
@@ -693,7 +714,10 @@ mod tests {
     fn describe_http_with_damping() {
         let t0 = Instant::now();
         let i = Duration::from_secs(2);
-        let c = Check::Http { port: 1936, path: "/healthz/ready".into() };
+        let c = Check::Http {
+            port: 1936,
+            path: "/healthz/ready".into(),
+        };
         let ip = Some(Ipv4Addr::new(192, 0, 2, 11));
         assert_eq!(
             Health::new(&c, ip, i, t0).with_rise_fall(2, 3).describe(),
@@ -710,14 +734,22 @@ mod tests {
         let poll = Poll::new().expect("poll");
         let t0 = Instant::now();
         let i = Duration::from_secs(2);
-        let c = Check::Http { port: 80, path: "/".into() };
+        let c = Check::Http {
+            port: 80,
+            path: "/".into(),
+        };
         let mut h = Health::new(&c, None, i, t0).with_rise_fall(1, 2);
         h.damping.record(true); // as if a first run had passed
         assert_eq!(h.on_timer(t0, poll.registry(), Token(0)), None);
-        let bad = Some(Verdict::Unhealthy("no IPv4 address on the interface".into()));
+        let bad = Some(Verdict::Unhealthy(
+            "no IPv4 address on the interface".into(),
+        ));
         assert_eq!(h.on_timer(t0 + i, poll.registry(), Token(0)), bad);
         let s = h.stats();
-        assert_eq!((s.up, s.successes, s.failures, s.exec_failures), (Some(false), 0, 2, 0));
+        assert_eq!(
+            (s.up, s.successes, s.failures, s.exec_failures),
+            (Some(false), 0, 2, 0)
+        );
         assert_eq!(s.last_duration, Some(Duration::ZERO));
     }
 
@@ -725,10 +757,18 @@ mod tests {
     fn exec_failures_are_counted() {
         let poll = Poll::new().expect("poll");
         let t0 = Instant::now();
-        let s = Check::Script(Script { argv: vec!["/nonexistent/ipfailover-check".into()] });
+        let s = Check::Script(Script {
+            argv: vec!["/nonexistent/ipfailover-check".into()],
+        });
         let mut h = Health::new(&s, None, Duration::from_secs(2), t0);
-        assert!(matches!(h.on_timer(t0, poll.registry(), Token(0)), Some(Verdict::Unhealthy(_))));
-        assert_eq!((h.stats().exec_failures, h.stats().failures, h.stats().up), (1, 1, Some(false)));
+        assert!(matches!(
+            h.on_timer(t0, poll.registry(), Token(0)),
+            Some(Verdict::Unhealthy(_))
+        ));
+        assert_eq!(
+            (h.stats().exec_failures, h.stats().failures, h.stats().up),
+            (1, 1, Some(false))
+        );
     }
 
     #[test]

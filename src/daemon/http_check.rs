@@ -37,7 +37,13 @@ pub enum Parsed {
 impl Parsed {
     /// Whether this is a 2xx status.
     pub fn is_success(&self) -> bool {
-        matches!(self, Parsed::Status { code: 200..=299, .. })
+        matches!(
+            self,
+            Parsed::Status {
+                code: 200..=299,
+                ..
+            }
+        )
     }
 }
 
@@ -48,13 +54,21 @@ pub fn parse_status(buf: &[u8]) -> Parsed {
             Parsed::Invalid(format!("no status line in the first {MAX_RESPONSE} bytes"))
         } else if buf.len() >= 5 && !buf.starts_with(b"HTTP/") {
             // Fail early on garbage instead of waiting for the cap or the timeout.
-            Parsed::Invalid(format!("not an HTTP response: {}", printable(&buf[..buf.len().min(32)])))
+            Parsed::Invalid(format!(
+                "not an HTTP response: {}",
+                printable(&buf[..buf.len().min(32)])
+            ))
         } else {
             Parsed::Incomplete
         };
     };
     let line = buf[..end].strip_suffix(b"\r").unwrap_or(&buf[..end]);
-    let bad = || Parsed::Invalid(format!("bad status line: {}", printable(&line[..line.len().min(64)])));
+    let bad = || {
+        Parsed::Invalid(format!(
+            "bad status line: {}",
+            printable(&line[..line.len().min(64)])
+        ))
+    };
     let Some(rest) = line.strip_prefix(b"HTTP/1.") else {
         return bad();
     };
@@ -64,7 +78,9 @@ pub fn parse_status(buf: &[u8]) -> Parsed {
                 && [d1, d2, d3].iter().all(|d| d.is_ascii_digit())
                 && (tail.is_empty() || tail[0] == b' ') =>
         {
-            let code = [d1, d2, d3].iter().fold(0u16, |n, d| n * 10 + u16::from(**d - b'0'));
+            let code = [d1, d2, d3]
+                .iter()
+                .fold(0u16, |n, d| n * 10 + u16::from(**d - b'0'));
             let reason = printable(tail.get(1..).unwrap_or(&[]));
             Parsed::Status { code, reason }
         }
@@ -96,25 +112,40 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn status(code: u16, reason: &str) -> Parsed {
-        Parsed::Status { code, reason: reason.to_string() }
+        Parsed::Status {
+            code,
+            reason: reason.to_string(),
+        }
     }
 
     #[test]
     fn request_bytes() {
         let addr = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 11), 1936);
         let r = String::from_utf8(request(addr, "/healthz/ready")).expect("ascii");
-        assert!(r.starts_with("GET /healthz/ready HTTP/1.1\r\nHost: 192.0.2.11:1936\r\n"), "{r}");
+        assert!(
+            r.starts_with("GET /healthz/ready HTTP/1.1\r\nHost: 192.0.2.11:1936\r\n"),
+            "{r}"
+        );
         assert!(r.ends_with("Connection: close\r\n\r\n"), "{r}");
         assert_eq!(r.matches("\r\n").count(), 6);
     }
 
     #[test]
     fn status_lines() {
-        assert_eq!(parse_status(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"), status(200, "OK"));
-        assert_eq!(parse_status(b"HTTP/1.0 503 Service Unavailable\n"), status(503, "Service Unavailable"));
+        assert_eq!(
+            parse_status(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"),
+            status(200, "OK")
+        );
+        assert_eq!(
+            parse_status(b"HTTP/1.0 503 Service Unavailable\n"),
+            status(503, "Service Unavailable")
+        );
         assert_eq!(parse_status(b"HTTP/1.1 204\r\n"), status(204, ""));
         assert_eq!(parse_status(b"HTTP/1.1 200 \r\n"), status(200, ""));
-        assert_eq!(parse_status(b"HTTP/1.1 500 bad\x1b[0m\r\n"), status(500, "bad\\u{1b}[0m"));
+        assert_eq!(
+            parse_status(b"HTTP/1.1 500 bad\x1b[0m\r\n"),
+            status(500, "bad\\u{1b}[0m")
+        );
         assert!(parse_status(b"HTTP/1.1 299 x\r\n").is_success());
         assert!(!parse_status(b"HTTP/1.1 300 x\r\n").is_success());
         assert!(!parse_status(b"HTTP/1.1 199 x\r\n").is_success());
@@ -124,11 +155,18 @@ mod tests {
     #[test]
     fn incomplete_until_newline_or_cap() {
         for prefix in ["", "H", "HTTP/", "HTTP/1.1 200 O"] {
-            assert_eq!(parse_status(prefix.as_bytes()), Parsed::Incomplete, "{prefix:?}");
+            assert_eq!(
+                parse_status(prefix.as_bytes()),
+                Parsed::Incomplete,
+                "{prefix:?}"
+            );
         }
         let long = [b"HTTP/1.1 200 ".as_slice(), &[b'x'; MAX_RESPONSE]].concat();
         assert!(matches!(parse_status(&long), Parsed::Invalid(_)));
-        assert!(matches!(parse_status(b"SSH-2.0-OpenSSH"), Parsed::Invalid(_)));
+        assert!(matches!(
+            parse_status(b"SSH-2.0-OpenSSH"),
+            Parsed::Invalid(_)
+        ));
     }
 
     #[test]
@@ -146,7 +184,11 @@ mod tests {
             b"\n",
             b"<html>\n",
         ] {
-            assert!(matches!(parse_status(bad), Parsed::Invalid(_)), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                matches!(parse_status(bad), Parsed::Invalid(_)),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

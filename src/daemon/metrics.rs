@@ -83,11 +83,19 @@ pub struct Metrics {
 impl Metrics {
     /// Listens on `0.0.0.0:port`, registered under `listener_token`.
     pub fn open(port: u16, registry: &Registry, listener_token: Token) -> io::Result<Metrics> {
-        Self::open_on(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), registry, listener_token)
+        Self::open_on(
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            registry,
+            listener_token,
+        )
     }
 
     /// Listens on `addr` (port 0 = any free port, see [`Metrics::local_addr`]).
-    pub fn open_on(addr: SocketAddrV4, registry: &Registry, listener_token: Token) -> io::Result<Metrics> {
+    pub fn open_on(
+        addr: SocketAddrV4,
+        registry: &Registry,
+        listener_token: Token,
+    ) -> io::Result<Metrics> {
         let mut listener = TcpListener::bind(SocketAddr::V4(addr))?;
         registry.register(&mut listener, listener_token, Interest::READABLE)?;
         Ok(Metrics {
@@ -118,10 +126,16 @@ impl Metrics {
         if token == self.token {
             return self.accept(registry);
         }
-        let Some(slot) = token.0.checked_sub(self.token.0 + 1).filter(|&i| i < MAX_CONNS) else {
+        let Some(slot) = token
+            .0
+            .checked_sub(self.token.0 + 1)
+            .filter(|&i| i < MAX_CONNS)
+        else {
             return;
         };
-        let Some(conn) = &mut self.conns[slot] else { return };
+        let Some(conn) = &mut self.conns[slot] else {
+            return;
+        };
         if !conn.advance(registry, token, || render_metrics(status, stats)) {
             self.close(slot, registry);
         }
@@ -154,7 +168,10 @@ impl Metrics {
                 continue; // dropped: closed at once
             };
             let token = Token(self.token.0 + 1 + slot);
-            if registry.register(&mut stream, token, Interest::READABLE).is_err() {
+            if registry
+                .register(&mut stream, token, Interest::READABLE)
+                .is_err()
+            {
                 continue;
             }
             let now = Instant::now();
@@ -179,7 +196,11 @@ impl Metrics {
             .conns
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.as_ref().filter(|c| c.phase == Phase::Reading).map(|c| (c.accepted, i)))
+            .filter_map(|(i, c)| {
+                c.as_ref()
+                    .filter(|c| c.phase == Phase::Reading)
+                    .map(|c| (c.accepted, i))
+            })
             .min()?
             .1;
         self.close(oldest, registry);
@@ -195,14 +216,22 @@ impl Metrics {
 
 impl Conn {
     /// Moves the exchange on; `false` when the connection is finished and must be closed.
-    fn advance(&mut self, registry: &Registry, token: Token, metrics: impl FnOnce() -> String) -> bool {
+    fn advance(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        metrics: impl FnOnce() -> String,
+    ) -> bool {
         if self.phase == Phase::Reading {
             match self.read_request() {
                 Ok(false) => return true,
                 Ok(true) => {
                     self.response = answer(&self.request, metrics);
                     self.phase = Phase::Writing;
-                    if registry.reregister(&mut self.stream, token, Interest::WRITABLE).is_err() {
+                    if registry
+                        .reregister(&mut self.stream, token, Interest::WRITABLE)
+                        .is_err()
+                    {
                         return false;
                     }
                 }
@@ -217,7 +246,10 @@ impl Conn {
                     self.phase = Phase::Draining;
                     self.deadline = Instant::now() + LINGER;
                     self.response = Vec::new();
-                    if registry.reregister(&mut self.stream, token, Interest::READABLE).is_err() {
+                    if registry
+                        .reregister(&mut self.stream, token, Interest::READABLE)
+                        .is_err()
+                    {
                         return false;
                     }
                 }
@@ -287,7 +319,13 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 fn answer(request: &[u8], metrics: impl FnOnce() -> String) -> Vec<u8> {
     const TEXT: &str = "text/plain; charset=utf-8";
     let Some(end) = head_end(request).filter(|&e| e <= MAX_REQUEST) else {
-        return response(431, "Request Header Fields Too Large", TEXT, "request too large\n", "");
+        return response(
+            431,
+            "Request Header Fields Too Large",
+            TEXT,
+            "request too large\n",
+            "",
+        );
     };
     let line = request[..end].split(|&b| b == b'\n').next().unwrap_or(&[]);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -299,13 +337,31 @@ fn answer(request: &[u8], metrics: impl FnOnce() -> String) -> Vec<u8> {
         return response(400, "Bad Request", TEXT, "bad request\n", "");
     }
     if *method != b"GET" {
-        return response(405, "Method Not Allowed", TEXT, "only GET\n", "Allow: GET\r\n");
+        return response(
+            405,
+            "Method Not Allowed",
+            TEXT,
+            "only GET\n",
+            "Allow: GET\r\n",
+        );
     }
     let path = target.split(|&b| b == b'?').next().unwrap_or(&[]);
     match path {
-        b"/metrics" => response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", &metrics(), ""),
+        b"/metrics" => response(
+            200,
+            "OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            &metrics(),
+            "",
+        ),
         b"/healthz" => response(200, "OK", TEXT, "ok\n", ""),
-        _ => response(404, "Not Found", TEXT, "not found; try /metrics or /healthz\n", ""),
+        _ => response(
+            404,
+            "Not Found",
+            TEXT,
+            "not found; try /metrics or /healthz\n",
+            "",
+        ),
     }
 }
 
@@ -323,11 +379,19 @@ const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
 /// The Prometheus text exposition (format 0.0.4) of a status snapshot and the counters.
 pub fn render_metrics(status: &Status, stats: &Stats) -> String {
     let mut out = String::new();
-    let per_instance = |out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> Option<String>| {
+    let per_instance = |out: &mut String,
+                        name: &str,
+                        kind: &str,
+                        help: &str,
+                        value: &dyn Fn(usize) -> Option<String>| {
         family(out, name, kind, help);
         for (i, inst) in status.instances.iter().enumerate() {
             if let Some(v) = value(i) {
-                let _ = writeln!(out, "{name}{{{}}} {v}", instance_labels(&inst.name, inst.vrid, &[]));
+                let _ = writeln!(
+                    out,
+                    "{name}{{{}}} {v}",
+                    instance_labels(&inst.name, inst.vrid, &[])
+                );
             }
         }
     };
@@ -338,18 +402,36 @@ pub fn render_metrics(status: &Status, stats: &Stats) -> String {
         "ipfailover_instance_state",
         "gauge",
         "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.",
-        &|i| STATES.iter().position(|s| *s == status.instances[i].state).map(|v| v.to_string()),
+        &|i| {
+            STATES
+                .iter()
+                .position(|s| *s == status.instances[i].state)
+                .map(|v| v.to_string())
+        },
     );
-    family(&mut out, "ipfailover_instance_in_state", "gauge", "1 for the VRRP state the instance is in, else 0.");
+    family(
+        &mut out,
+        "ipfailover_instance_in_state",
+        "gauge",
+        "1 for the VRRP state the instance is in, else 0.",
+    );
     for inst in &status.instances {
         for s in STATES {
             let labels = instance_labels(&inst.name, inst.vrid, &[("state", s)]);
-            let _ = writeln!(out, "ipfailover_instance_in_state{{{labels}}} {}", u8::from(inst.state == s));
+            let _ = writeln!(
+                out,
+                "ipfailover_instance_in_state{{{labels}}} {}",
+                u8::from(inst.state == s)
+            );
         }
     }
-    per_instance(&mut out, "ipfailover_instance_priority", "gauge", "Configured VRRP priority.", &|i| {
-        Some(status.instances[i].priority.to_string())
-    });
+    per_instance(
+        &mut out,
+        "ipfailover_instance_priority",
+        "gauge",
+        "Configured VRRP priority.",
+        &|i| Some(status.instances[i].priority.to_string()),
+    );
     per_instance(
         &mut out,
         "ipfailover_instance_last_transition_timestamp_seconds",
@@ -357,15 +439,27 @@ pub fn render_metrics(status: &Status, stats: &Stats) -> String {
         "Unix time of the last state change.",
         &|i| Some(seconds(status.instances[i].since_ms as f64 / 1000.0)),
     );
-    per_instance(&mut out, "ipfailover_instance_transitions_total", "counter", "State changes since start.", &|i| {
-        Some(counts(i).transitions.to_string())
-    });
-    per_instance(&mut out, "ipfailover_adverts_sent_total", "counter", "VRRP adverts sent.", &|i| {
-        Some(counts(i).adverts_sent.to_string())
-    });
-    per_instance(&mut out, "ipfailover_adverts_received_total", "counter", "Valid VRRP adverts accepted.", &|i| {
-        Some(counts(i).adverts_received.to_string())
-    });
+    per_instance(
+        &mut out,
+        "ipfailover_instance_transitions_total",
+        "counter",
+        "State changes since start.",
+        &|i| Some(counts(i).transitions.to_string()),
+    );
+    per_instance(
+        &mut out,
+        "ipfailover_adverts_sent_total",
+        "counter",
+        "VRRP adverts sent.",
+        &|i| Some(counts(i).adverts_sent.to_string()),
+    );
+    per_instance(
+        &mut out,
+        "ipfailover_adverts_received_total",
+        "counter",
+        "Valid VRRP adverts accepted.",
+        &|i| Some(counts(i).adverts_received.to_string()),
+    );
 
     family(
         &mut out,
@@ -374,20 +468,51 @@ pub fn render_metrics(status: &Status, stats: &Stats) -> String {
         "VRRP packets dropped, by reason.",
     );
     for (kind, n) in status.counters.iter().filter(|(k, _)| k != "accepted") {
-        let _ = writeln!(out, "ipfailover_receive_errors_total{{kind=\"{}\"}} {n}", escape(kind));
+        let _ = writeln!(
+            out,
+            "ipfailover_receive_errors_total{{kind=\"{}\"}} {n}",
+            escape(kind)
+        );
     }
 
     let check = &stats.check;
-    family(&mut out, "ipfailover_check_up", "gauge", "1 if the health check passes (after rise/fall), else 0.");
+    family(
+        &mut out,
+        "ipfailover_check_up",
+        "gauge",
+        "1 if the health check passes (after rise/fall), else 0.",
+    );
     if let Some(up) = check.up {
         let _ = writeln!(out, "ipfailover_check_up {}", u8::from(up));
     }
-    family(&mut out, "ipfailover_check_runs_total", "counter", "Completed health check runs, by result.");
-    let _ = writeln!(out, "ipfailover_check_runs_total{{result=\"success\"}} {}", check.successes);
-    let _ = writeln!(out, "ipfailover_check_runs_total{{result=\"failure\"}} {}", check.failures);
-    family(&mut out, "ipfailover_check_duration_seconds", "gauge", "Duration of the last health check run.");
+    family(
+        &mut out,
+        "ipfailover_check_runs_total",
+        "counter",
+        "Completed health check runs, by result.",
+    );
+    let _ = writeln!(
+        out,
+        "ipfailover_check_runs_total{{result=\"success\"}} {}",
+        check.successes
+    );
+    let _ = writeln!(
+        out,
+        "ipfailover_check_runs_total{{result=\"failure\"}} {}",
+        check.failures
+    );
+    family(
+        &mut out,
+        "ipfailover_check_duration_seconds",
+        "gauge",
+        "Duration of the last health check run.",
+    );
     if let Some(d) = check.last_duration {
-        let _ = writeln!(out, "ipfailover_check_duration_seconds {}", seconds(d.as_secs_f64()));
+        let _ = writeln!(
+            out,
+            "ipfailover_check_duration_seconds {}",
+            seconds(d.as_secs_f64())
+        );
     }
     family(
         &mut out,
@@ -395,8 +520,16 @@ pub fn render_metrics(status: &Status, stats: &Stats) -> String {
         "counter",
         "Scripts that could not be executed at all.",
     );
-    let _ = writeln!(out, "ipfailover_script_exec_failures_total{{script=\"check\"}} {}", check.exec_failures);
-    let _ = writeln!(out, "ipfailover_script_exec_failures_total{{script=\"notify\"}} {}", stats.notify_exec_failures);
+    let _ = writeln!(
+        out,
+        "ipfailover_script_exec_failures_total{{script=\"check\"}} {}",
+        check.exec_failures
+    );
+    let _ = writeln!(
+        out,
+        "ipfailover_script_exec_failures_total{{script=\"notify\"}} {}",
+        stats.notify_exec_failures
+    );
     out
 }
 
@@ -455,11 +588,22 @@ mod tests {
             pid: 1,
             heartbeat_ms: 0,
             check: "healthy".into(),
-            instances: vec![instance("ipfailover_VIP_1", 11, "MASTER"), instance("x\"y\\z\nw", 12, "FAULT")],
-            counters: vec![("accepted".into(), 40), ("password".into(), 3), ("unknown_vrid".into(), 1)],
+            instances: vec![
+                instance("ipfailover_VIP_1", 11, "MASTER"),
+                instance("x\"y\\z\nw", 12, "FAULT"),
+            ],
+            counters: vec![
+                ("accepted".into(), 40),
+                ("password".into(), 3),
+                ("unknown_vrid".into(), 1),
+            ],
         };
         let stats = Stats {
-            instances: vec![InstanceStats { transitions: 2, adverts_sent: 30, adverts_received: 5 }],
+            instances: vec![InstanceStats {
+                transitions: 2,
+                adverts_sent: 30,
+                adverts_received: 5,
+            }],
             check: CheckStats {
                 up: Some(true),
                 successes: 7,
@@ -497,8 +641,16 @@ mod tests {
                     Some((n, l)) => (n, l.strip_suffix('}').expect("closing brace")),
                     None => (series, ""),
                 };
-                assert_eq!(current.as_deref(), Some(name), "sample outside its family: {line}");
-                assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'), "{line}");
+                assert_eq!(
+                    current.as_deref(),
+                    Some(name),
+                    "sample outside its family: {line}"
+                );
+                assert!(
+                    name.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                    "{line}"
+                );
                 check_labels(labels, line);
                 let v: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
                 samples.push((name.to_string(), labels.to_string(), v));
@@ -509,14 +661,22 @@ mod tests {
 
     fn check_labels(mut labels: &str, line: &str) {
         while !labels.is_empty() {
-            let (key, rest) = labels.split_once("=\"").unwrap_or_else(|| panic!("label in {line}"));
-            assert!(key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{line}");
+            let (key, rest) = labels
+                .split_once("=\"")
+                .unwrap_or_else(|| panic!("label in {line}"));
+            assert!(
+                key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{line}"
+            );
             let mut chars = rest.char_indices();
             let end = loop {
                 match chars.next() {
                     Some((_, '\\')) => {
                         let esc = chars.next().map(|(_, c)| c);
-                        assert!(matches!(esc, Some('\\' | '"' | 'n')), "bad escape in {line}");
+                        assert!(
+                            matches!(esc, Some('\\' | '"' | 'n')),
+                            "bad escape in {line}"
+                        );
                     }
                     Some((i, '"')) => break i,
                     Some((_, '\n')) => panic!("raw newline in {line}"),
@@ -543,22 +703,55 @@ mod tests {
         };
         let i1 = "instance=\"ipfailover_VIP_1\",vrid=\"11\"";
         assert_eq!(get("ipfailover_instance_state", i1), 2.0);
-        assert_eq!(get("ipfailover_instance_in_state", &format!("{i1},state=\"MASTER\"")), 1.0);
-        assert_eq!(get("ipfailover_instance_in_state", &format!("{i1},state=\"BACKUP\"")), 0.0);
+        assert_eq!(
+            get(
+                "ipfailover_instance_in_state",
+                &format!("{i1},state=\"MASTER\"")
+            ),
+            1.0
+        );
+        assert_eq!(
+            get(
+                "ipfailover_instance_in_state",
+                &format!("{i1},state=\"BACKUP\"")
+            ),
+            0.0
+        );
         assert_eq!(get("ipfailover_instance_priority", i1), 200.0);
-        assert_eq!(get("ipfailover_instance_last_transition_timestamp_seconds", i1), 1_700_000_000.25);
+        assert_eq!(
+            get("ipfailover_instance_last_transition_timestamp_seconds", i1),
+            1_700_000_000.25
+        );
         assert_eq!(get("ipfailover_instance_transitions_total", i1), 2.0);
         assert_eq!(get("ipfailover_adverts_sent_total", i1), 30.0);
         assert_eq!(get("ipfailover_adverts_received_total", i1), 5.0);
-        assert_eq!(get("ipfailover_receive_errors_total", "kind=\"password\""), 3.0);
-        assert_eq!(get("ipfailover_receive_errors_total", "kind=\"unknown_vrid\""), 1.0);
+        assert_eq!(
+            get("ipfailover_receive_errors_total", "kind=\"password\""),
+            3.0
+        );
+        assert_eq!(
+            get("ipfailover_receive_errors_total", "kind=\"unknown_vrid\""),
+            1.0
+        );
         assert!(!text.contains("kind=\"accepted\""));
         assert_eq!(get("ipfailover_check_up", ""), 1.0);
-        assert_eq!(get("ipfailover_check_runs_total", "result=\"success\""), 7.0);
-        assert_eq!(get("ipfailover_check_runs_total", "result=\"failure\""), 2.0);
+        assert_eq!(
+            get("ipfailover_check_runs_total", "result=\"success\""),
+            7.0
+        );
+        assert_eq!(
+            get("ipfailover_check_runs_total", "result=\"failure\""),
+            2.0
+        );
         assert_eq!(get("ipfailover_check_duration_seconds", ""), 0.012);
-        assert_eq!(get("ipfailover_script_exec_failures_total", "script=\"check\""), 1.0);
-        assert_eq!(get("ipfailover_script_exec_failures_total", "script=\"notify\""), 4.0);
+        assert_eq!(
+            get("ipfailover_script_exec_failures_total", "script=\"check\""),
+            1.0
+        );
+        assert_eq!(
+            get("ipfailover_script_exec_failures_total", "script=\"notify\""),
+            4.0
+        );
         // The second instance has no counters yet: zeros, not missing series.
         let i2 = "instance=\"x\\\"y\\\\z\\nw\",vrid=\"12\"";
         assert_eq!(get("ipfailover_instance_state", i2), 3.0);
@@ -576,7 +769,10 @@ mod tests {
         let text = render_metrics(&Status::default(), &Stats::default());
         strict_parse(&text);
         assert!(!text.contains("\nipfailover_check_up "), "{text}");
-        assert!(!text.contains("\nipfailover_check_duration_seconds "), "{text}");
+        assert!(
+            !text.contains("\nipfailover_check_duration_seconds "),
+            "{text}"
+        );
         assert!(text.contains("# TYPE ipfailover_check_up gauge\n"));
     }
 
@@ -584,26 +780,53 @@ mod tests {
     fn answers_by_method_and_path() {
         let ask = |req: &[u8]| String::from_utf8(answer(req, || "m 1\n".into())).expect("utf8");
         let r = ask(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(r.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4"), "{r}");
-        assert!(r.ends_with("Content-Length: 4\r\nConnection: close\r\n\r\nm 1\n"), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4"),
+            "{r}"
+        );
+        assert!(
+            r.ends_with("Content-Length: 4\r\nConnection: close\r\n\r\nm 1\n"),
+            "{r}"
+        );
         assert!(ask(b"GET /metrics?x=1 HTTP/1.0\n\n").starts_with("HTTP/1.1 200 "));
         assert!(ask(b"GET /healthz HTTP/1.1\r\n\r\n").ends_with("\r\n\r\nok\n"));
         assert!(ask(b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
         assert!(ask(b"GET /metricsx HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
         let r = ask(b"POST /metrics HTTP/1.1\r\n\r\n");
-        assert!(r.starts_with("HTTP/1.1 405 ") && r.contains("Allow: GET\r\n"), "{r}");
-        for bad in [&b"GET /metrics\r\n\r\n"[..], b"GET  /metrics HTTP/1.1\r\n\r\n", b"GET metrics HTTP/1.1\r\n\r\n", b"\r\n\r\n", b"GET /metrics SPDY/3\r\n\r\n"] {
-            assert!(ask(bad).starts_with("HTTP/1.1 400 "), "{:?}", String::from_utf8_lossy(bad));
+        assert!(
+            r.starts_with("HTTP/1.1 405 ") && r.contains("Allow: GET\r\n"),
+            "{r}"
+        );
+        for bad in [
+            &b"GET /metrics\r\n\r\n"[..],
+            b"GET  /metrics HTTP/1.1\r\n\r\n",
+            b"GET metrics HTTP/1.1\r\n\r\n",
+            b"\r\n\r\n",
+            b"GET /metrics SPDY/3\r\n\r\n",
+        ] {
+            assert!(
+                ask(bad).starts_with("HTTP/1.1 400 "),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        let big = [b"GET /metrics HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_REQUEST]].concat();
+        let big = [
+            b"GET /metrics HTTP/1.1\r\nX: ".as_slice(),
+            &[b'a'; MAX_REQUEST],
+        ]
+        .concat();
         assert!(ask(&big).starts_with("HTTP/1.1 431 "));
     }
 
     #[test]
     fn owns_its_token_range() {
         let poll = mio::Poll::new().expect("poll");
-        let m = Metrics::open_on(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), poll.registry(), Token(100))
-            .expect("listen");
+        let m = Metrics::open_on(
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
+            poll.registry(),
+            Token(100),
+        )
+        .expect("listen");
         assert!(!m.owns(Token(99)));
         assert!(m.owns(Token(100)) && m.owns(Token(100 + MAX_CONNS)));
         assert!(!m.owns(Token(101 + MAX_CONNS)));

@@ -966,7 +966,11 @@ impl HttpServer {
 
     /// Every request head received so far.
     pub fn requests(&self) -> Vec<String> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).requests.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests
+            .clone()
     }
 }
 
@@ -991,7 +995,15 @@ impl Lan {
     /// `curl` run in the client namespace: (HTTP status, body); status 0 if curl failed.
     pub fn curl_from_client(&self, url: &str) -> (u16, String) {
         let out = Command::new("ip")
-            .args(["netns", "exec", self.client_ns(), "curl", "-sS", "--max-time", "5"])
+            .args([
+                "netns",
+                "exec",
+                self.client_ns(),
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+            ])
             .args(["-o", "-", "-w", "\n%{http_code}", url])
             .stdin(Stdio::null())
             .output()
@@ -1032,10 +1044,17 @@ fn serve_one(state: &Mutex<HttpState>, mut conn: TcpStream) {
     match reply {
         Reply::Ok => answer(&mut conn, "200 OK"),
         Reply::Unavailable => answer(&mut conn, "503 Service Unavailable"),
-        Reply::Hang => state.lock().unwrap_or_else(|e| e.into_inner()).held.push(conn),
+        Reply::Hang => state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .held
+            .push(conn),
         Reply::Close => drop(conn),
         Reply::Reset => {
-            let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
             // SAFETY: setsockopt on a socket we own with a correctly sized value.
             unsafe {
                 libc::setsockopt(
@@ -1071,10 +1090,16 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
     if !text.ends_with('\n') {
         return Err("no final newline".into());
     }
-    let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
-            let (name, _) = rest.split_once(' ').ok_or(format!("HELP without text: {line}"))?;
+            let (name, _) = rest
+                .split_once(' ')
+                .ok_or(format!("HELP without text: {line}"))?;
             if !seen.insert(name) {
                 return Err(format!("family {name} announced twice"));
             }
@@ -1082,13 +1107,21 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').ok_or(format!("bad TYPE: {line}"))?;
             if help != Some(name) || !["counter", "gauge"].contains(&kind) {
-                return Err(format!("TYPE not right after its HELP, or unknown type: {line}"));
+                return Err(format!(
+                    "TYPE not right after its HELP, or unknown type: {line}"
+                ));
             }
             current = Some(name);
         } else {
-            let (series, value) = line.rsplit_once(' ').ok_or(format!("not a sample: {line:?}"))?;
+            let (series, value) = line
+                .rsplit_once(' ')
+                .ok_or(format!("not a sample: {line:?}"))?;
             let (name, labels) = match series.split_once('{') {
-                Some((n, l)) => (n, l.strip_suffix('}').ok_or(format!("no closing brace: {line}"))?),
+                Some((n, l)) => (
+                    n,
+                    l.strip_suffix('}')
+                        .ok_or(format!("no closing brace: {line}"))?,
+                ),
                 None => (series, ""),
             };
             if current != Some(name) || !name_ok(name) {
@@ -1123,7 +1156,9 @@ fn check_labels(mut labels: &str) -> Result<(), String> {
         };
         labels = &rest[end + 1..];
         if !labels.is_empty() {
-            labels = labels.strip_prefix(',').ok_or("labels not separated by ','")?;
+            labels = labels
+                .strip_prefix(',')
+                .ok_or("labels not separated by ','")?;
         }
     }
     Ok(())
