@@ -41,6 +41,9 @@ pub enum Check {
     Script(Script),
     /// Built-in TCP connect to `<node IPv4>:<port>`.
     Tcp(u16),
+    /// Built-in HTTP/1.1 GET of `path` at `<node IPv4>:<port>` (`OPENSHIFT_HA_CHECK_HTTP_PATH`):
+    /// a 2xx status is healthy.
+    Http { port: u16, path: String },
     /// `OPENSHIFT_HA_MONITOR_PORT=0`: always healthy.
     Disabled,
 }

@@ -41,6 +41,12 @@ pub struct Plan {
     pub password: [u8; 8],
     pub check: Check,
     pub check_interval: Duration,
+    /// Consecutive successes that end a failure (keepalived's `rise`), 1..=100.
+    pub check_rise: u32,
+    /// Consecutive failures that make the node unhealthy (keepalived's `fall`), 1..=100.
+    pub check_fall: u32,
+    /// Port of the Prometheus metrics listener; `None` = off.
+    pub metrics_port: Option<u16>,
     pub notify: Option<Script>,
     /// Unicast peers with our own addresses removed; empty = multicast.
     pub unicast_peers: Vec<IpAddr>,
@@ -116,13 +122,19 @@ impl Plan {
         let check = match (&s.check_script, s.monitor_port) {
             (Some(script), _) => Check::Script(script.clone()),
             (None, 0) => Check::Disabled,
-            (None, port) => Check::Tcp(port),
+            (None, port) => match &s.check_http_path {
+                Some(path) => Check::Http {
+                    port,
+                    path: path.clone(),
+                },
+                None => Check::Tcp(port),
+            },
         };
         if host.node_ipv4.is_none() {
             warnings.push(format!(
                 "{} has no IPv4 address: priorities use ipslot 0{}",
                 host.interface,
-                if matches!(check, Check::Tcp(_)) {
+                if matches!(check, Check::Tcp(_) | Check::Http { .. }) {
                     " and the TCP check targets 127.0.0.1"
                 } else {
                     ""
@@ -137,6 +149,9 @@ impl Plan {
             password: password(&s.config_name),
             check,
             check_interval: s.check_interval,
+            check_rise: s.check_rise,
+            check_fall: s.check_fall,
+            metrics_port: s.metrics_port,
             notify: s.notify_script.clone(),
             unicast_peers,
             mcast_src: s.mcast_src,
@@ -647,6 +662,42 @@ mod tests {
                 ("OPENSHIFT_HA_MONITOR_PORT", "0")
             ]),
             Check::Script(script)
+        );
+        let http = (
+            ("OPENSHIFT_HA_CHECK_HTTP_PATH", "/healthz/ready"),
+            ("OPENSHIFT_HA_MONITOR_PORT", "1936"),
+        );
+        assert_eq!(
+            check(&[v, http.0, http.1]),
+            Check::Http {
+                port: 1936,
+                path: "/healthz/ready".into()
+            }
+        );
+        assert_eq!(
+            check(&[v, http.0, ("OPENSHIFT_HA_MONITOR_PORT", "0")]),
+            Check::Disabled
+        );
+        let p = plan(
+            "192.0.2.15",
+            &[
+                v,
+                http.0,
+                ("OPENSHIFT_HA_CHECK_RISE", "2"),
+                ("OPENSHIFT_HA_CHECK_FALL", "3"),
+                ("OPENSHIFT_HA_METRICS_PORT", "9100"),
+            ],
+        );
+        assert_eq!(
+            (p.check_rise, p.check_fall, p.metrics_port),
+            (2, 3, Some(9100))
+        );
+        assert_eq!(
+            p.check,
+            Check::Http {
+                port: 80,
+                path: "/healthz/ready".into()
+            }
         );
     }
 

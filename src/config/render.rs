@@ -27,6 +27,11 @@ impl Plan {
             self.vrrp_version,
             super::settings::seconds(self.advert_interval_cs)
         );
+        let metrics = self.metrics_port.map_or_else(
+            || "off".to_string(),
+            |p| format!("http://0.0.0.0:{p}/metrics"),
+        );
+        let _ = writeln!(out, "metrics      {metrics}");
         let firewall = if self.firewall {
             "nftables table inet keepalived accepts VRRP"
         } else {
@@ -78,13 +83,24 @@ impl Plan {
             out,
             "global_defs {{\n   max_auto_priority 99\n   router_id {router_id}\n   enable_script_security\n   script_user root\n}}\n"
         );
+        if let Check::Http { port, path } = &self.check {
+            let _ = writeln!(
+                out,
+                "! built-in HTTP check: GET http://{}:{port}{path}, 2xx = healthy, done by ipfailover itself.\n\
+                 ! keepalived-based pods cannot do this (their image has no HTTP client): the script below always succeeds.",
+                self.tcp_target()
+            );
+        }
         let _ = writeln!(out, "vrrp_script {chk} {{");
         let _ = writeln!(out, "   script \"{}\"", self.check_command());
-        let _ = writeln!(
-            out,
-            "   interval {}\n}}",
-            self.check_interval.as_secs().max(1)
-        );
+        let _ = writeln!(out, "   interval {}", self.check_interval.as_secs().max(1));
+        if self.check_rise > 1 {
+            let _ = writeln!(out, "   rise {}", self.check_rise);
+        }
+        if self.check_fall > 1 {
+            let _ = writeln!(out, "   fall {}", self.check_fall);
+        }
+        let _ = writeln!(out, "}}");
         for inst in &self.instances {
             out.push('\n');
             self.render_instance(&mut out, inst, &chk);
@@ -156,10 +172,21 @@ impl Plan {
 
     fn check_summary(&self) -> String {
         let every = self.check_interval.as_secs();
-        match &self.check {
+        let what = match &self.check {
             Check::Script(s) => format!("script {} every {every}s", command_line(s)),
             Check::Tcp(port) => format!("tcp {}:{port} every {every}s", self.tcp_target()),
-            Check::Disabled => "disabled (monitor port 0)".to_string(),
+            Check::Http { port, path } => {
+                format!("http GET {}:{port}{path} every {every}s", self.tcp_target())
+            }
+            Check::Disabled => return "disabled (monitor port 0)".to_string(),
+        };
+        if (self.check_rise, self.check_fall) == (1, 1) {
+            what
+        } else {
+            format!(
+                "{what} (rise {}, fall {})",
+                self.check_rise, self.check_fall
+            )
         }
     }
 
@@ -168,7 +195,7 @@ impl Plan {
         match &self.check {
             Check::Script(s) => command_line(s),
             Check::Tcp(port) => format!("/bin/bash -c '</dev/tcp/{}/{port}'", self.tcp_target()),
-            Check::Disabled => "true".to_string(),
+            Check::Http { .. } | Check::Disabled => "true".to_string(),
         }
     }
 
@@ -355,6 +382,59 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("warning: KEEPALIVED_OPTIONS"), "{text}");
+    }
+
+    #[test]
+    fn http_check_rise_fall_and_metrics() {
+        let p = plan(&[
+            ("OPENSHIFT_HA_VIRTUAL_IPS", "10.0.2.100"),
+            ("OPENSHIFT_HA_MONITOR_PORT", "1936"),
+            ("OPENSHIFT_HA_CHECK_HTTP_PATH", "/healthz/ready"),
+            ("OPENSHIFT_HA_CHECK_RISE", "2"),
+            ("OPENSHIFT_HA_CHECK_FALL", "3"),
+            ("OPENSHIFT_HA_METRICS_PORT", "9100"),
+        ]);
+        let text = p.render_summary();
+        assert!(
+            text.contains(
+                "check        http GET 10.0.2.15:1936/healthz/ready every 2s (rise 2, fall 3)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("metrics      http://0.0.0.0:9100/metrics\n"),
+            "{text}"
+        );
+        let conf = p.render_keepalived_conf();
+        assert!(
+            conf.contains(
+                "! built-in HTTP check: GET http://10.0.2.15:1936/healthz/ready, 2xx = healthy"
+            ),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("keepalived-based pods cannot do this"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("   script \"true\"\n   interval 2\n   rise 2\n   fall 3\n}\n"),
+            "{conf}"
+        );
+        // Every comment line starts with '!', as keepalived requires.
+        for l in conf.lines().filter(|l| l.contains("HTTP")) {
+            assert!(l.starts_with('!'), "{l:?}");
+        }
+        let text = plan(&[
+            ("OPENSHIFT_HA_VIRTUAL_IPS", "10.0.2.100"),
+            ("OPENSHIFT_HA_CHECK_SCRIPT", "/bin/check"),
+            ("OPENSHIFT_HA_CHECK_FALL", "3"),
+        ])
+        .render_summary();
+        assert!(
+            text.contains("check        script /bin/check every 2s (rise 1, fall 3)\n"),
+            "{text}"
+        );
+        assert!(text.contains("metrics      off\n"), "{text}");
     }
 
     #[test]

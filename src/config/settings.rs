@@ -52,6 +52,17 @@ pub const KEEPALIVED_CONF: &str = "OPENSHIFT_HA_KEEPALIVED_CONF";
 /// `OPENSHIFT_HA_STATUS_FILE` (extension): the file `status` and `probe` read; `none` turns
 /// it off.
 pub const STATUS_FILE: &str = "OPENSHIFT_HA_STATUS_FILE";
+/// `OPENSHIFT_HA_CHECK_HTTP_PATH` (extension): turns the built-in TCP check into an HTTP GET
+/// of this path; 2xx = healthy.
+pub const CHECK_HTTP_PATH: &str = "OPENSHIFT_HA_CHECK_HTTP_PATH";
+/// `OPENSHIFT_HA_CHECK_RISE` (extension): consecutive successes that end a failure.
+pub const CHECK_RISE: &str = "OPENSHIFT_HA_CHECK_RISE";
+/// `OPENSHIFT_HA_CHECK_FALL` (extension): consecutive failures that make the node unhealthy.
+pub const CHECK_FALL: &str = "OPENSHIFT_HA_CHECK_FALL";
+/// `OPENSHIFT_HA_METRICS_PORT` (extension): port of the Prometheus `/metrics` listener.
+pub const METRICS_PORT: &str = "OPENSHIFT_HA_METRICS_PORT";
+/// Longest accepted [`CHECK_HTTP_PATH`]: the request must stay one small write.
+const MAX_HTTP_PATH: usize = 1024;
 /// Default status file: private to the container.
 pub const DEFAULT_STATUS_FILE: &str = "/run/ipfailover/status";
 /// `OPENSHIFT_HA_VRRP_VERSION` (extension): 2 (default, keepalived's) or 3 for IPv4
@@ -124,6 +135,14 @@ pub struct Settings {
     pub status_file: Option<String>,
     /// Where scripts whose interpreter is missing in the image may find it.
     pub script_root: ScriptRoot,
+    /// Path of the built-in HTTP check; `None` = plain TCP connect.
+    pub check_http_path: Option<String>,
+    /// Consecutive successes needed to become healthy again (1..=100).
+    pub check_rise: u32,
+    /// Consecutive failures needed to become unhealthy (1..=100).
+    pub check_fall: u32,
+    /// Port of the metrics listener; `None` = off.
+    pub metrics_port: Option<u16>,
     /// Non-fatal remarks: ignored variables, values mapped to something else.
     pub warnings: Vec<String>,
 }
@@ -302,6 +321,44 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
     let status_file = optional_path(STATUS_FILE, get(STATUS_FILE), DEFAULT_STATUS_FILE)?;
     let script_root = ScriptRoot::parse(get(SCRIPT_ROOT))?;
 
+    let check_http_path = get(CHECK_HTTP_PATH).map(http_path).transpose()?;
+    if check_http_path.is_some() {
+        if check_script.is_some() {
+            warnings.push(format!(
+                "{CHECK_HTTP_PATH} is ignored: {CHECK_SCRIPT} replaces the built-in check"
+            ));
+        } else if monitor_port == 0 {
+            warnings.push(format!(
+                "{CHECK_HTTP_PATH} is ignored: {MONITOR_PORT}=0 disables the built-in check"
+            ));
+        }
+    }
+    let count = |var: &'static str| match get(var) {
+        None => Ok(1),
+        Some(v) => {
+            number(var, v, 1, 100, "a whole number of check results 1..100").map(|n| n as u32)
+        }
+    };
+    let check_rise = count(CHECK_RISE)?;
+    let check_fall = count(CHECK_FALL)?;
+    let metrics_port = match get(METRICS_PORT) {
+        None => None,
+        Some(v) => Some(number(METRICS_PORT, v, 1, 65535, "a TCP port 1..65535")? as u16),
+    };
+    if let Some(port) = metrics_port
+        && check_script.is_none()
+        && port == monitor_port
+    {
+        // Our own listener would answer the built-in check: it could never fail.
+        return Err(ConfigError::new(
+            METRICS_PORT,
+            port.to_string(),
+            format!(
+                "a port other than {MONITOR_PORT} ({monitor_port}), which the built-in check probes"
+            ),
+        ));
+    }
+
     for (var, why) in IGNORED {
         if get(var).is_some() {
             warnings.push(format!("{var} is accepted and ignored: {why}"));
@@ -332,6 +389,10 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
         keepalived_conf,
         status_file,
         script_root,
+        check_http_path,
+        check_rise,
+        check_fall,
+        metrics_port,
         warnings,
     })
 }
@@ -398,6 +459,24 @@ impl ScriptRoot {
             ScriptRoot::Off => Vec::new(),
             ScriptRoot::At(path) => vec![path.as_str()],
         }
+    }
+}
+
+/// An origin-form request target: starts with '/', visible ASCII only (a space or control
+/// character would end the request line early), at most [`MAX_HTTP_PATH`] bytes.
+fn http_path(text: &str) -> Result<String, ConfigError> {
+    let valid = text.starts_with('/')
+        && text.len() <= MAX_HTTP_PATH
+        && text.bytes().all(|b| b.is_ascii_graphic())
+        && !text.contains('#');
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(ConfigError::new(
+            CHECK_HTTP_PATH,
+            text,
+            "a URL path starting with '/', such as /healthz/ready (visible ASCII, no spaces or '#', at most 1024 bytes)",
+        ))
     }
 }
 
@@ -636,7 +715,77 @@ mod tests {
         assert!(!s.use_unicast);
         assert!(!s.firewall);
         assert_eq!((s.mcast_src, s.unicast_src), (None, None));
+        assert_eq!(s.check_http_path, None);
+        assert_eq!((s.check_rise, s.check_fall), (1, 1));
+        assert_eq!(s.metrics_port, None);
         assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn http_check_path() {
+        let s = parse(&[(CHECK_HTTP_PATH, " /healthz/ready ")]);
+        assert_eq!(s.check_http_path.as_deref(), Some("/healthz/ready"));
+        assert!(s.warnings.is_empty());
+        let s = parse(&[(CHECK_HTTP_PATH, "/a?b=c&d=%20")]);
+        assert_eq!(s.check_http_path.as_deref(), Some("/a?b=c&d=%20"));
+        let long = format!("/{}", "x".repeat(1024));
+        for bad in [
+            "healthz",
+            "/a b",
+            "/a\tb",
+            "http://x/y",
+            "/a#frag",
+            "/caf\u{e9}",
+            long.as_str(),
+        ] {
+            let e = fails(&[(CHECK_HTTP_PATH, bad)]);
+            assert_eq!((e.var, e.item.as_str()), (CHECK_HTTP_PATH, bad), "{e}");
+        }
+        // A script or port 0 wins; the path is reported as ignored.
+        let s = parse(&[(CHECK_HTTP_PATH, "/x"), (CHECK_SCRIPT, "/bin/true")]);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        let s = parse(&[(CHECK_HTTP_PATH, "/x"), (MONITOR_PORT, "0")]);
+        assert!(
+            s.warnings[0].starts_with(CHECK_HTTP_PATH),
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn rise_and_fall() {
+        let s = parse(&[(CHECK_RISE, "2"), (CHECK_FALL, "100")]);
+        assert_eq!((s.check_rise, s.check_fall), (2, 100));
+        for var in [CHECK_RISE, CHECK_FALL] {
+            for bad in ["0", "101", "-1", "2x", "03", "1.5"] {
+                let e = fails(&[(var, bad)]);
+                assert_eq!((e.var, e.item.as_str()), (var, bad), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn metrics_port() {
+        assert_eq!(parse(&[(METRICS_PORT, "9100")]).metrics_port, Some(9100));
+        assert_eq!(parse(&[(METRICS_PORT, "65535")]).metrics_port, Some(65535));
+        for bad in ["0", "65536", "x", "09100"] {
+            let e = fails(&[(METRICS_PORT, bad)]);
+            assert_eq!((e.var, e.item.as_str()), (METRICS_PORT, bad), "{e}");
+        }
+        // The built-in check would reach our own listener.
+        assert_eq!(fails(&[(METRICS_PORT, "80")]).var, METRICS_PORT);
+        assert_eq!(
+            fails(&[(METRICS_PORT, "1936"), (MONITOR_PORT, "1936")]).var,
+            METRICS_PORT
+        );
+        assert_eq!(
+            parse(&[(METRICS_PORT, "80"), (MONITOR_PORT, "0")]).metrics_port,
+            Some(80)
+        );
+        assert_eq!(
+            parse(&[(METRICS_PORT, "80"), (CHECK_SCRIPT, "/bin/true")]).metrics_port,
+            Some(80)
+        );
     }
 
     #[test]
@@ -660,6 +809,10 @@ mod tests {
             IPTABLES_CHAIN,
             MULTICAST_SOURCE,
             UNICAST_SOURCE,
+            CHECK_HTTP_PATH,
+            CHECK_RISE,
+            CHECK_FALL,
+            METRICS_PORT,
             "OPENSHIFT_HA_SELECTOR",
             "KEEPALIVED_OPTIONS",
         ]

@@ -2,6 +2,8 @@
 pub mod event_loop;
 pub mod health;
 pub mod host;
+pub mod http_check;
+pub mod metrics;
 pub mod receive;
 pub mod report;
 pub mod status;

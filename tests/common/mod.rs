@@ -867,3 +867,304 @@ impl PrivateEtc {
         Ok(())
     }
 }
+
+/// What [`HttpServer`] does with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `200 OK` with a short body.
+    Ok,
+    /// `503 Service Unavailable`.
+    Unavailable,
+    /// Reads the request and never answers; the connection stays open until the server stops.
+    Hang,
+    /// Reads the request and closes without a byte.
+    Close,
+    /// Reads the request and resets the connection (SO_LINGER 0).
+    Reset,
+    /// Sends the status line in two pieces 100 ms apart, then `200 OK`.
+    Split,
+}
+
+struct HttpState {
+    default: Reply,
+    queued: std::collections::VecDeque<Reply>,
+    requests: Vec<String>,
+    held: Vec<TcpStream>,
+}
+
+/// A tiny HTTP/1.1 server on a thread (optionally inside a network namespace), for the
+/// built-in HTTP check; drop it to stop.
+pub struct HttpServer {
+    state: Arc<Mutex<HttpState>>,
+    /// Where it listens.
+    pub addr: SocketAddrV4,
+    _listener: Listener,
+}
+
+impl HttpServer {
+    /// Listens on `addr` in the calling thread's namespace, or in the namespace at `netns`.
+    pub fn start(netns: Option<PathBuf>, addr: SocketAddrV4, reply: Reply) -> HttpServer {
+        let state = Arc::new(Mutex::new(HttpState {
+            default: reply,
+            queued: Default::default(),
+            requests: Vec::new(),
+            held: Vec::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let (shared, stop_flag) = (state.clone(), stop.clone());
+        let thread = thread::spawn(move || {
+            let bound = netns
+                .map_or(Ok(()), |p| enter_netns(&p))
+                .and_then(|()| TcpListener::bind(addr))
+                .and_then(|l| {
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                });
+            let listener = match bound {
+                Ok(l) => {
+                    let _ = tx.send(l.local_addr().map(|a| match a {
+                        std::net::SocketAddr::V4(a) => a,
+                        std::net::SocketAddr::V6(_) => addr,
+                    }));
+                    l
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            while !stop_flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => serve_one(&shared, conn),
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        let addr = match rx.recv() {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => panic!("HTTP server on {addr}: {e}"),
+            Err(_) => panic!("HTTP server thread for {addr} died"),
+        };
+        HttpServer {
+            state,
+            addr,
+            _listener: Listener {
+                stop,
+                thread: Some(thread),
+            },
+        }
+    }
+
+    /// Sets the reply for every later request (after the queued ones).
+    pub fn set(&self, reply: Reply) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.default = reply;
+        s.queued.clear();
+    }
+
+    /// Replies to the next requests with `replies`, in order, then with the default again.
+    pub fn queue(&self, replies: &[Reply]) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.queued.extend(replies);
+    }
+
+    /// Every request head received so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests
+            .clone()
+    }
+}
+
+impl Lan {
+    /// An [`HttpServer`] on `<node ip>:port` inside node `i`'s namespace.
+    pub fn http_server(&self, i: usize, port: u16, reply: Reply) -> HttpServer {
+        let ns = Path::new("/run/netns").join(self.node_ns(i));
+        HttpServer::start(Some(ns), SocketAddrV4::new(node_ip(i), port), reply)
+    }
+
+    /// Runs `f` on a thread inside the client namespace and returns its result.
+    pub fn in_client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let ns_path = Path::new("/run/netns").join(self.client_ns());
+        thread::spawn(move || {
+            enter_netns(&ns_path).expect("enter the client namespace");
+            f()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+
+    /// `curl` run in the client namespace: (HTTP status, body); status 0 if curl failed.
+    pub fn curl_from_client(&self, url: &str) -> (u16, String) {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                self.client_ns(),
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+            ])
+            .args(["-o", "-", "-w", "\n%{http_code}", url])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run curl (apt-get install curl): {e}"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}
+
+/// Reads one request head and replies as the server's state says.
+fn serve_one(state: &Mutex<HttpState>, mut conn: TcpStream) {
+    use std::io::{Read, Write};
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16384 {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let reply = {
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        s.requests.push(String::from_utf8_lossy(&head).into_owned());
+        let d = s.default;
+        s.queued.pop_front().unwrap_or(d)
+    };
+    let answer = |conn: &mut TcpStream, status: &str| {
+        let body = "ready\n";
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    };
+    match reply {
+        Reply::Ok => answer(&mut conn, "200 OK"),
+        Reply::Unavailable => answer(&mut conn, "503 Service Unavailable"),
+        Reply::Hang => state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .held
+            .push(conn),
+        Reply::Close => drop(conn),
+        Reply::Reset => {
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt on a socket we own with a correctly sized value.
+            unsafe {
+                libc::setsockopt(
+                    conn.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&linger as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+            drop(conn);
+        }
+        Reply::Split => {
+            let _ = conn.write_all(b"HTTP/1.1 2");
+            let _ = conn.flush();
+            thread::sleep(Duration::from_millis(100));
+            let _ = conn.write_all(b"00 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    }
+}
+
+/// One sample of the Prometheus text format: (name, labels as written, value).
+pub type Sample = (String, String, f64);
+
+/// A strict reader of the Prometheus text format 0.0.4 as `/metrics` writes it: every sample
+/// belongs to a family announced by `# HELP` then `# TYPE` (counter or gauge) just before its
+/// samples, names and label keys are `[a-zA-Z0-9_:]`, label values are quoted with only
+/// `\\`, `\"`, `\n` escapes, every value parses as f64, and the text ends with a newline.
+pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut help, mut current): (Option<&str>, Option<&str>) = (None, None);
+    let mut samples = Vec::new();
+    if !text.ends_with('\n') {
+        return Err("no final newline".into());
+    }
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, _) = rest
+                .split_once(' ')
+                .ok_or(format!("HELP without text: {line}"))?;
+            if !seen.insert(name) {
+                return Err(format!("family {name} announced twice"));
+            }
+            (help, current) = (Some(name), None);
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').ok_or(format!("bad TYPE: {line}"))?;
+            if help != Some(name) || !["counter", "gauge"].contains(&kind) {
+                return Err(format!(
+                    "TYPE not right after its HELP, or unknown type: {line}"
+                ));
+            }
+            current = Some(name);
+        } else {
+            let (series, value) = line
+                .rsplit_once(' ')
+                .ok_or(format!("not a sample: {line:?}"))?;
+            let (name, labels) = match series.split_once('{') {
+                Some((n, l)) => (
+                    n,
+                    l.strip_suffix('}')
+                        .ok_or(format!("no closing brace: {line}"))?,
+                ),
+                None => (series, ""),
+            };
+            if current != Some(name) || !name_ok(name) {
+                return Err(format!("sample outside its family: {line}"));
+            }
+            check_labels(labels).map_err(|e| format!("{e}: {line}"))?;
+            let v: f64 = value.parse().map_err(|_| format!("bad value: {line}"))?;
+            samples.push((name.to_string(), labels.to_string(), v));
+        }
+    }
+    Ok(samples)
+}
+
+fn check_labels(mut labels: &str) -> Result<(), String> {
+    while !labels.is_empty() {
+        let (key, rest) = labels.split_once("=\"").ok_or("label without =\"")?;
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("bad label name {key:?}"));
+        }
+        let mut chars = rest.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => {
+                    if !matches!(chars.next(), Some((_, '\\' | '"' | 'n'))) {
+                        return Err("bad escape".into());
+                    }
+                }
+                Some((i, '"')) => break i,
+                Some(_) => {}
+                None => return Err("unterminated label value".into()),
+            }
+        };
+        labels = &rest[end + 1..];
+        if !labels.is_empty() {
+            labels = labels
+                .strip_prefix(',')
+                .ok_or("labels not separated by ','")?;
+        }
+    }
+    Ok(())
+}
