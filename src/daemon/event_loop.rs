@@ -2,6 +2,7 @@
 //! timers go in; the core's actions come out and are executed here, in order.
 use super::health::{Health, Verdict};
 use super::host::Host;
+use super::metrics::{InstanceStats, Metrics, Stats};
 use super::receive::{self, Drops};
 use super::status::{self, InstanceStatus, Status};
 use super::report;
@@ -26,6 +27,8 @@ const VRRP4: Token = Token(1);
 const VRRP6: Token = Token(2);
 const NETLINK: Token = Token(3);
 const HEALTH: Token = Token(4);
+/// The metrics listener; its connections take the next `metrics::MAX_CONNS` tokens.
+const METRICS: Token = Token(100);
 
 /// Packets read per wake-up before timers get their turn (a flood must not starve adverts).
 const RX_BATCH: usize = 64;
@@ -71,6 +74,9 @@ pub struct Daemon {
     status_written: Option<Instant>,
     /// A failed write is logged once.
     status_failed: bool,
+    metrics: Option<Metrics>,
+    /// Counters for the metrics.
+    stats: Stats,
 }
 
 impl Daemon {
@@ -82,7 +88,10 @@ impl Daemon {
         registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
         registry.register(&mut SourceFd(&monitor.as_raw_fd()), NETLINK, Interest::READABLE)?;
         let start = Instant::now();
-        let health = Health::new(&plan.check, plan.node_ipv4, plan.check_interval, start);
+        let health = Health::new(&plan.check, plan.node_ipv4, plan.check_interval, start)
+            .with_rise_fall(plan.check_rise, plan.check_fall);
+        let metrics = plan.metrics_port.map(|p| Metrics::open(p, registry, METRICS)).transpose()?;
+        let stats = Stats { instances: vec![InstanceStats::default(); plan.instances.len()], ..Stats::default() };
         let mut by_vrid = [[None; 256]; 2];
         let mut slots = Vec::with_capacity(plan.instances.len());
         for (i, p) in plan.instances.iter().enumerate() {
@@ -126,6 +135,8 @@ impl Daemon {
             check_text: "pending".to_string(),
             status_written: None,
             status_failed: false,
+            metrics,
+            stats,
         };
         daemon.register_vrrp()?;
         Ok(daemon)
@@ -166,6 +177,13 @@ impl Daemon {
                             self.on_verdict(v);
                         }
                     }
+                    t if self.metrics.as_ref().is_some_and(|m| m.owns(t)) => {
+                        let snapshot = self.snapshot();
+                        self.stats.check = self.health.stats().clone();
+                        if let Some(m) = &mut self.metrics {
+                            m.on_ready(t, self.poll.registry(), &snapshot, &self.stats);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -176,7 +194,8 @@ impl Daemon {
         let now = Instant::now();
         let instance = self.slots.iter().filter_map(|s| s.machine.next_deadline()).min().map(|d| self.start + d);
         let heartbeat = self.status_written.map(|t| t + status::HEARTBEAT);
-        let deadline = [instance, self.health.deadline(), heartbeat].into_iter().flatten().min()?;
+        let metrics = self.metrics.as_ref().and_then(Metrics::deadline);
+        let deadline = [instance, self.health.deadline(), heartbeat, metrics].into_iter().flatten().min()?;
         Some(deadline.saturating_duration_since(now))
     }
 
@@ -186,6 +205,11 @@ impl Daemon {
             && let Some(v) = self.health.on_timer(now, self.poll.registry(), HEALTH)
         {
             self.on_verdict(v);
+        }
+        if let Some(m) = &mut self.metrics
+            && m.deadline().is_some_and(|d| d <= now)
+        {
+            m.on_timer(now, self.poll.registry());
         }
         let t = self.now();
         for i in 0..self.slots.len() {
@@ -268,6 +292,7 @@ impl Daemon {
             return self.drops.rejected(&slot.plan.name, adv.vrid, from, &r, Instant::now());
         }
         self.drops.counters.count("accepted");
+        self.stats.instances[i].adverts_received += 1;
         if adv.priority > 0 && slot.machine.state() == State::Backup {
             slot.master = Some(from);
         }
@@ -421,8 +446,9 @@ impl Daemon {
         let name = &slot.plan.name;
         match action {
             Action::SendAdvert { priority } => {
-                if let Err(e) = self.sender.send_advert(slot.plan.vrid, priority, &slot.plan.vips, &mut slot.ip_id) {
-                    log::line(&format!("({name}) cannot send advert: {e}"));
+                match self.sender.send_advert(slot.plan.vrid, priority, &slot.plan.vips, &mut slot.ip_id) {
+                    Ok(_) => self.stats.instances[i].adverts_sent += 1,
+                    Err(e) => log::line(&format!("({name}) cannot send advert: {e}")),
                 }
             }
             Action::AddVips => {
@@ -450,6 +476,7 @@ impl Daemon {
                     log::line(l);
                 }
                 if let Event::Entering { state, why } = event {
+                    self.stats.instances[i].transitions += 1;
                     slot.since_ms = status::unix_ms(SystemTime::now());
                     slot.why = report::reason(&why, slot.plan.priority);
                     slot.master = (state == State::Master).then(|| self.sender.source(&slot.plan.vips[0])).flatten();
@@ -465,7 +492,10 @@ impl Daemon {
         let prio = priority.to_string();
         match process::spawn_script(&script.argv, &["INSTANCE", name, state.as_str(), &prio], false) {
             Ok(child) => self.notify_pids.push(child.pid),
-            Err(e) => log::line(&format!("({name}) notify script failed to start: {e}")),
+            Err(e) => {
+                self.stats.notify_exec_failures += 1;
+                log::line(&format!("({name}) notify script failed to start: {e}"));
+            }
         }
     }
 
@@ -506,7 +536,18 @@ impl Daemon {
         }
         self.status_written = Some(now);
         let Some(path) = &self.plan.status_file else { return };
-        let snapshot = Status {
+        let snapshot = self.snapshot();
+        if let Err(e) = status::write(std::path::Path::new(path), &snapshot) {
+            if !self.status_failed {
+                log::line(&format!("cannot write the status file {path}: {e} (status and probe will not work)"));
+            }
+            self.status_failed = true;
+        }
+    }
+
+    /// What `status` and `/metrics` show now.
+    fn snapshot(&self) -> Status {
+        Status {
             pid: std::process::id(),
             heartbeat_ms: status::unix_ms(SystemTime::now()),
             check: self.check_text.clone(),
@@ -525,12 +566,6 @@ impl Daemon {
                 })
                 .collect(),
             counters: self.drops.counters.by_kind.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
-        };
-        if let Err(e) = status::write(std::path::Path::new(path), &snapshot) {
-            if !self.status_failed {
-                log::line(&format!("cannot write the status file {path}: {e} (status and probe will not work)"));
-            }
-            self.status_failed = true;
         }
     }
 
