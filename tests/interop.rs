@@ -316,9 +316,10 @@ impl Cluster {
             .unwrap_or_else(|| {
                 panic!("[{}] {} still runs after SIGTERM", self.name, self.label(i))
             });
+        // Seen only after the move was, so this is an upper bound when the move took longer.
         let exit = t0.elapsed();
         eprintln!(
-            "[{}] SIGTERM of {}: exited after {exit:?} ({st})",
+            "[{}] SIGTERM of {}: exit seen {exit:?} after the signal ({st})",
             self.name,
             self.label(i)
         );
