@@ -11,6 +11,8 @@
 //! when a test panics; on panic it first prints every daemon log and script log.
 #![allow(dead_code)] // each test crate includes this module and uses a different subset of it
 
+pub mod keepalived;
+
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io;
