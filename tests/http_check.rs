@@ -301,7 +301,6 @@ fn daemon_faults_on_each_failure_and_recovers() {
 /// Needs the event loop to apply `OPENSHIFT_HA_CHECK_RISE`/`_FALL`
 /// (`Health::new(..).with_rise_fall(plan.check_rise, plan.check_fall)`): ignored until then.
 #[test]
-#[ignore = "needs Health::with_rise_fall wired into the event loop (lead)"]
 fn daemon_damps_with_fall() {
     let lan = Lan::new(1);
     let vip: Ipv4Addr = common::ip(VIP);

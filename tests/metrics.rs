@@ -342,7 +342,6 @@ const CHECK_PORT: u16 = 8080;
 /// Two nodes with the metrics listener: scraped with curl from the client, strictly parsed,
 /// the master and the backup tell their states and advert counters; routes and limits hold.
 #[test]
-#[ignore = "needs Metrics wired into the event loop (lead)"]
 fn daemon_serves_metrics_on_the_lan() {
     let lan = Lan::new(2);
     let vip = common::ip("192.0.2.201");
