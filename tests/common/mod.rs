@@ -862,3 +862,6 @@ impl PrivateEtc {
         Ok(())
     }
 }
+
+/// Extra topologies (IPv6, dual-stack, routed) and nftables helpers for the protocol tests.
+pub mod topology;
