@@ -1170,3 +1170,6 @@ fn check_labels(mut labels: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Extra topologies (IPv6, dual-stack, routed) and nftables helpers for the protocol tests.
+pub mod topology;
