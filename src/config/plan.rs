@@ -1,15 +1,18 @@
 //! From settings and host facts to the list of VRRP instances (names, VRIDs, priorities).
 use super::settings::{UNICAST_PEERS, VIP_GROUPS, VIRTUAL_IPS, VRRP_ID_OFFSET};
 use super::{Check, ConfigError, Preemption, Script, Settings, family_name};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// What the plan needs to know about the host; gathered by the caller through netlink.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostFacts {
     pub interface: String,
-    /// First IPv4 address of the interface; `None` when it has none (ipslot 0, as today).
+    /// First IPv4 address of the interface; `None` when it has none.
     pub node_ipv4: Option<Ipv4Addr>,
+    /// First global IPv6 address of the interface: the node's identity for priorities when it
+    /// has no IPv4 (today's image then gave every node ipslot 0, i.e. equal priorities).
+    pub node_ipv6: Option<Ipv6Addr>,
     /// Every address configured on the host, to drop our own from the unicast peer list.
     pub local_addrs: Vec<IpAddr>,
 }
@@ -75,7 +78,7 @@ impl Plan {
     pub fn build(s: &Settings, host: &HostFacts) -> Result<Plan, ConfigError> {
         let groups = group_vips(s)?;
         let vrids = assign_vrids(s, &groups)?;
-        let priorities = priorities(s, host.node_ipv4, groups.len());
+        let priorities = priorities(s, identity(host), groups.len());
         let instances: Vec<InstancePlan> = groups
             .into_iter()
             .zip(vrids)
@@ -132,8 +135,9 @@ impl Plan {
         };
         if host.node_ipv4.is_none() {
             warnings.push(format!(
-                "{} has no IPv4 address: priorities use ipslot 0{}",
+                "{} has no IPv4 address: priorities use {}{}",
                 host.interface,
+                host.node_ipv6.map_or("ipslot 0".to_string(), |a| format!("the last bytes of {a}")),
                 if matches!(check, Check::Tcp(_) | Check::Http { .. }) {
                     " and the TCP check targets 127.0.0.1"
                 } else {
@@ -283,11 +287,23 @@ enum Previous {
     FlipFlop,
 }
 
+/// The four bytes a node's priorities derive from: its IPv4 address, else the last four bytes
+/// of its global IPv6 address (so IPv6-only nodes still differ), else zeros (ipslot 0).
+fn identity(host: &HostFacts) -> [u8; 4] {
+    match (host.node_ipv4, host.node_ipv6) {
+        (Some(v4), _) => v4.octets(),
+        (None, Some(v6)) => {
+            let o = v6.octets();
+            [o[12], o[13], o[14], o[15]]
+        }
+        (None, None) => [0; 4],
+    }
+}
+
 /// Today's spreading formula (ipslot, idx, master-type, flip-flop) with the contract's
 /// fixes: a hash instead of `$RANDOM`, priorities clamped to 1..=254. Returns
 /// (priority, master_type) per instance.
-fn priorities(s: &Settings, node: Option<Ipv4Addr>, count: usize) -> Vec<(u8, bool)> {
-    let octets = node.map_or([0; 4], |a| a.octets());
+fn priorities(s: &Settings, octets: [u8; 4], count: usize) -> Vec<(u8, bool)> {
     let ipslot = u32::from(octets[3]) % 128;
     let idx = ipslot % s.replica_count + 1;
     let mut previous = Previous::None;
@@ -351,6 +367,7 @@ mod tests {
         HostFacts {
             interface: "eth0".into(),
             node_ipv4: Some(node_ipv4),
+            node_ipv6: None,
             local_addrs: vec![IpAddr::V4(node_ipv4)],
         }
     }
@@ -614,12 +631,17 @@ mod tests {
             // ipslot 0: master-type 255 - 0 clamped; the flip-flop one gets ipslot + 1.
             assert_eq!(prios(&p), [(254, true), (1, true), (254, true)], "{node}");
         }
-        // No IPv4 on the interface: ipslot 0, as today, but never 255.
+        // No address on the interface: ipslot 0, as today, but never 255.
         let mut h = host("192.0.2.1");
         h.node_ipv4 = None;
         let p = Plan::build(&settings(&[(VIRTUAL_IPS, "192.0.2.100")]), &h).unwrap();
         assert_eq!(prios(&p), [(254, true)]);
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        // IPv6 only: the IPv6 address's last byte is the ipslot, so nodes differ.
+        h.node_ipv6 = Some("2001:db8::11".parse().unwrap());
+        let p = Plan::build(&settings(&[(VIRTUAL_IPS, "2001:db8::100")]), &h).unwrap();
+        assert_eq!(prios(&p), [(255 - 0x11, true)]);
+        assert!(p.warnings[0].contains("2001:db8::11"), "{:?}", p.warnings);
         // Node .64, replicas 3: ipslot 64, idx 2; odd instances are slaves with 0 + hash%32.
         let s = settings(&[
             (VIRTUAL_IPS, "2001:db8::1-ff"),

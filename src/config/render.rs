@@ -262,6 +262,7 @@ mod tests {
         let host = HostFacts {
             interface: "eth0".into(),
             node_ipv4: Some(node),
+            node_ipv6: None,
             local_addrs: vec![IpAddr::V4(node)],
         };
         Plan::build(&s, &host).unwrap_or_else(|e| panic!("{e}"))

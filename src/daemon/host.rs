@@ -58,9 +58,16 @@ pub fn discover(rtnl: &mut Rtnl, settings: &Settings) -> Result<Host, HostError>
     };
     let addrs = rtnl.addresses()?;
     let node_ipv4 = node_ipv4(&addrs, link.index, &settings.vips);
+    let node_ipv6 = addrs.iter().filter(|a| a.index == link.index && !settings.vips.contains(&a.addr)).find_map(|a| {
+        match a.addr {
+            IpAddr::V6(v6) if !v6.is_unicast_link_local() => Some(v6),
+            _ => None,
+        }
+    });
     let facts = HostFacts {
         interface: link.name.clone(),
         node_ipv4,
+        node_ipv6,
         local_addrs: addrs.iter().map(|a| a.addr).collect(),
     };
     let link_local = addrs.iter().filter(|a| a.index == link.index).find_map(|a| match a.addr {
