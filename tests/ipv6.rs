@@ -270,7 +270,9 @@ fn ipv6_ranges_in_either_case() {
         assert!(st.success(), "config with {list}: {st}\n{}", d.stderr());
         let out = d.stdout();
         let listed: Vec<Ipv6Addr> = out
-            .split_whitespace()
+            .lines()
+            .filter(|l| l.contains("_VIP_"))
+            .flat_map(str::split_whitespace)
             .filter_map(|w| w.parse().ok())
             .collect();
         let want: Vec<Ipv6Addr> = want.iter().map(|s| v6(s)).collect();
