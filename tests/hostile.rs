@@ -29,6 +29,8 @@ const INSTANCE: &str = "ipfailover_VIP_1";
 const POLL: Duration = Duration::from_millis(20);
 /// Packets sent per hostile kind.
 const PER_KIND: u64 = 5;
+/// Valid lower-priority adverts sent back to back to a MASTER.
+const LOWER_BURST: usize = 200;
 /// The flood: at least this many packets, as fast as the injector can send them...
 const FLOOD: usize = 100_000;
 /// ...and for at least this long, well past two Master_Down_Intervals, so starved adverts
@@ -465,6 +467,43 @@ fn valid_adverts_from_a_stranger_follow_the_protocol() {
         BTreeMap::from([("accepted".to_string(), 1)])
     );
     assert_still_master(&lan, &d, entering, "a priority-0 advert");
+
+    // Lower priority (100 < ours) while we are MASTER: as keepalived, every one is answered
+    // at once with an advert (plus gratuitous ARPs) and one log line, without any rate limit.
+    let lower = datagram(CLIENT_IP, GROUP_V4, 255, &advert(VRID, 100));
+    let before = counters(&d);
+    let lines_before = d.stderr().lines().count();
+    let burst = Instant::now();
+    for _ in 0..LOWER_BURST {
+        sender.send(&lower, GROUP_V4).expect("send");
+    }
+    thread::sleep(Duration::from_millis(500));
+    let answers = ours_seen(burst).len();
+    let forcing = d
+        .stderr()
+        .lines()
+        .skip(lines_before)
+        .filter(|l| l.contains("with lower priority 100") && l.contains("forcing new election"))
+        .count();
+    println!(
+        "lower priority: {LOWER_BURST} adverts sent in a burst, {answers} adverts answered, {forcing} log lines"
+    );
+    assert_eq!(
+        forcing, LOWER_BURST,
+        "one log line per lower-priority advert"
+    );
+    assert!(
+        answers >= LOWER_BURST,
+        "one answer per lower-priority advert: {answers}"
+    );
+    wait_until(Duration::from_secs(2), POLL, || {
+        delta(&before, &counters(&d)).get("accepted") == Some(&(LOWER_BURST as u64))
+    });
+    assert_eq!(
+        delta(&before, &counters(&d)),
+        BTreeMap::from([("accepted".to_string(), LOWER_BURST as u64)])
+    );
+    assert_still_master(&lan, &d, entering, "lower-priority adverts");
 
     // Priority 255 with our VIP and password: BACKUP at once, VIP removed, silent while the
     // stranger keeps advertising; MASTER again one Master_Down_Interval after its last advert.
