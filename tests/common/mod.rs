@@ -1173,3 +1173,224 @@ fn check_labels(mut labels: &str) -> Result<(), String> {
 
 /// Extra topologies (IPv6, dual-stack, routed) and nftables helpers for the protocol tests.
 pub mod topology;
+
+/// Runs `f` on a fresh thread that has entered the network namespace `ns` (by name); sockets
+/// it opens stay in that namespace whichever thread uses them later.
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<T> {
+    let path = Path::new("/run/netns").join(ns);
+    thread::spawn(move || enter_netns(&path).map(|()| f()))
+        .join()
+        .map_err(|_| io::Error::other("thread in netns panicked"))?
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(Duration::from_secs_f64(ticks as f64 / hz))
+}
+
+/// A raw IPv4 socket living in one namespace: a sender of hand-built datagrams
+/// (`IP_HDRINCL`) or a receiver of one IP protocol.
+pub struct RawIpv4 {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl RawIpv4 {
+    /// A send-only `IPPROTO_RAW` socket (so `IP_HDRINCL`: the caller writes the IPv4 header,
+    /// any source address, any TTL) bound to `iface` in namespace `ns`, multicast loop off.
+    /// The kernel still fills in the total length and the header checksum.
+    pub fn sender(ns: &str, iface: &str) -> RawIpv4 {
+        let iface = iface.to_string();
+        in_netns(ns, move || {
+            let s = RawIpv4::open(libc::IPPROTO_RAW)?;
+            s.bind_device(&iface)?;
+            s.set_int(libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0)?;
+            Ok::<_, io::Error>(s)
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("raw sender in {ns}: {e}"))
+    }
+
+    /// A socket receiving every IPv4 datagram of `protocol` (header included) that reaches
+    /// `iface` in namespace `ns`, a member of multicast `group` there; `recv` waits at most
+    /// `timeout`.
+    pub fn receiver(
+        ns: &str,
+        iface: &str,
+        protocol: i32,
+        group: Ipv4Addr,
+        timeout: Duration,
+    ) -> RawIpv4 {
+        let iface = iface.to_string();
+        in_netns(ns, move || {
+            let s = RawIpv4::open(protocol)?;
+            s.bind_device(&iface)?;
+            let name = CString::new(iface).map_err(io::Error::other)?;
+            // SAFETY: NUL-terminated name.
+            let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+            let mreq = libc::ip_mreqn {
+                imr_multiaddr: libc::in_addr {
+                    s_addr: u32::from(group).to_be(),
+                },
+                imr_address: libc::in_addr { s_addr: 0 },
+                imr_ifindex: i32::try_from(index).map_err(io::Error::other)?,
+            };
+            s.set(libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
+            let tv = libc::timeval {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+            };
+            s.set(libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+            s.set_int(libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20)?;
+            Ok::<_, io::Error>(s)
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("raw receiver in {ns}: {e}"))
+    }
+
+    fn open(protocol: i32) -> io::Result<RawIpv4> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain syscall; the fd is owned right away.
+        let fd =
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh fd nobody else owns.
+        Ok(RawIpv4 {
+            fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    fn bind_device(&self, iface: &str) -> io::Result<()> {
+        // SAFETY: pointer and length describe `iface`.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_BINDTODEVICE,
+                iface.as_ptr().cast(),
+                iface.len() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn set<T>(&self, level: i32, name: i32, value: &T) -> io::Result<()> {
+        // SAFETY: pointer and size describe `value`.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                level,
+                name,
+                (value as *const T).cast(),
+                std::mem::size_of::<T>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn set_int(&self, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {
+        self.set(level, name, &value)
+    }
+
+    /// Sends one whole datagram (IPv4 header first) towards `dst`.
+    pub fn send(&self, datagram: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        let to = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(dst).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: buffer and address are valid for the call.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                datagram.as_ptr().cast(),
+                datagram.len(),
+                0,
+                (&to as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+
+    /// Receives one datagram; `None` on timeout or error.
+    pub fn recv(&self, buf: &mut [u8]) -> Option<usize> {
+        // SAFETY: buffer valid for its length.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        usize::try_from(n).ok()
+    }
+}
+
+/// Datagrams with their arrival times.
+pub type Seen = Vec<(Instant, Vec<u8>)>;
+
+/// Everything a [`RawIpv4::receiver`] sees, recorded with arrival times by a background
+/// thread until dropped.
+pub struct Capture {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Capture {
+    /// Starts recording datagrams of `protocol` sent to `group` on `iface` in namespace `ns`.
+    pub fn start(ns: &str, iface: &str, protocol: i32, group: Ipv4Addr) -> Capture {
+        let sock = RawIpv4::receiver(ns, iface, protocol, group, Duration::from_millis(50));
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, seen2) = (stop.clone(), seen.clone());
+        let thread = thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !stop2.load(Ordering::SeqCst) {
+                if let Some(n) = sock.recv(&mut buf) {
+                    let at = Instant::now();
+                    seen2
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((at, buf[..n].to_vec()));
+                }
+            }
+        });
+        Capture {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    /// A copy of what was recorded so far.
+    pub fn seen(&self) -> Seen {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
