@@ -5,7 +5,7 @@ use super::report;
 use super::status::{self, InstanceStatus, Status};
 use crate::log;
 use crate::sys::process;
-use crate::vrrp::{Action, Actions, Event, NotifyState, State};
+use crate::vrrp::{Action, Actions, Event, NotifyState, State, Why};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,7 +54,12 @@ impl Daemon {
                     self.stats.instances[i].transitions += 1;
                     slot.since_ms = status::unix_ms(SystemTime::now());
                     slot.why = report::reason(&why, slot.plan.priority);
-                    slot.master = (state == State::Master).then(|| self.sender.source(&slot.plan.vips[0])).flatten();
+                    slot.master = match (state, &why) {
+                        (State::Master, _) => self.sender.source(&slot.plan.vips[0]),
+                        // The advert that made us step down names the new master.
+                        (_, Why::HigherPriority { from, .. } | Why::HigherAddress { from, .. }) => Some(*from),
+                        _ => None,
+                    };
                     self.status_written = None;
                 }
             }
