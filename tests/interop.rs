@@ -376,7 +376,7 @@ fn keepalived_complaint(line: &str) -> bool {
 
 /// One of our rejection lines: `(<name>) <reason> (from <addr>)` or `VRRP packet ... dropped:`.
 fn our_rejection(line: &str) -> bool {
-    line.contains("dropped") || line.contains(" (from ")
+    line.contains("dropped") || line.contains(" (from ") || line.contains("collision")
 }
 
 /// Two-node mix: node 0 starts alone and takes every VIP, node 1 joins and preempts VIP 2 (the
@@ -474,7 +474,7 @@ fn wrong_password_is_rejected_by_both_kinds() {
     );
     assert!(kl.contains("invalid passwd"), "keepalived: {kl}");
     assert!(
-        il.contains("received an invalid passwd!") && il.contains("(from 192.0.2.10)"),
+        il.contains("received an invalid passwd!") && il.contains("VRID 11 collision: adverts from 192.0.2.10"),
         "ours: {il}"
     );
     let both = wait_until(Duration::from_secs(3), Duration::from_millis(100), || {

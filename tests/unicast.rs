@@ -85,9 +85,17 @@ fn unicast_peers_elect_one_holder_and_fail_over() {
             "OPENSHIFT_HA_UNICAST_PEERS",
             "192.0.2.10,192.0.2.11 192.0.2.12",
         );
+    // With the default preempt_delay 300, whichever node's timer fires first would keep the
+    // VIP for five minutes; plain preemption makes the outcome independent of start order.
+    let env = env.set("OPENSHIFT_HA_PREEMPTION", "preempt");
     let daemons = start_all(&lan, &env);
-    let first = lan.converge_ips(&daemons, &[IpAddr::V4(vip)], CONVERGE)[0];
-    assert_eq!(first, 0, "node 0 has the highest priority for VIP 1");
+    lan.converge_ips(&daemons, &[IpAddr::V4(vip)], CONVERGE);
+    let first = 0;
+    assert!(
+        wait_until(CONVERGE, POLL, || lan.holders(vip) == vec![first]).is_some(),
+        "node 0 has the highest priority for VIP 1: {:?}",
+        lan.snapshot().0
+    );
     holders_stay(&lan, vip, &[first], Duration::from_secs(2));
     for d in daemons.iter().filter(|d| d.node != first) {
         assert!(
