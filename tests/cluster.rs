@@ -34,15 +34,7 @@ fn instance(k: usize) -> String {
 fn converge(lan: &Lan, daemons: &[Daemon], vips: &[Ipv4Addr]) -> Vec<usize> {
     let mut owners = Vec::new();
     let ok = wait_until(CONVERGE, Duration::from_millis(100), || {
-        for d in daemons {
-            if let Some(st) = d.exited() {
-                panic!(
-                    "daemon on node {} exited early ({st}):\n{}",
-                    d.node,
-                    d.stderr()
-                );
-            }
-        }
+        daemons.iter().for_each(Daemon::assert_running);
         let snap = lan.snapshot();
         owners = vips
             .iter()

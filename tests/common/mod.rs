@@ -209,6 +209,18 @@ impl Daemon {
             .flatten()
     }
 
+    /// Panics with the daemon's stderr if it has already exited (e.g. while waiting for the
+    /// LAN to converge, where an early exit would otherwise look like a timeout).
+    pub fn assert_running(&self) {
+        if let Some(st) = self.exited() {
+            panic!(
+                "daemon on node {} exited early ({st}):\n{}",
+                self.node,
+                self.stderr()
+            );
+        }
+    }
+
     /// Waits up to `timeout` for the process to end.
     pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
         let mut status = None;
@@ -385,6 +397,18 @@ pub struct Lan {
 impl Lan {
     /// Builds the LAN. Needs root.
     pub fn new(nodes: usize) -> Lan {
+        let mut lan = Lan::bare(nodes);
+        for i in 0..nodes {
+            let ns = lan.nodes[i].clone();
+            lan.plug(&ns, &format!("n{i}"), node_ip(i));
+        }
+        let client = lan.client.clone();
+        lan.plug(&client, "c", CLIENT_IP);
+        lan
+    }
+
+    /// The switch namespace with `br0`, nothing plugged yet. Needs root.
+    fn bare(nodes: usize) -> Lan {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(
             unsafe { libc::geteuid() },
@@ -405,27 +429,7 @@ impl Lan {
         };
         let sw = lan.switch.clone();
         lan.add_ns(&sw);
-        run(
-            "ip",
-            &[
-                "-n",
-                &sw,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        );
-        run("ip", &["-n", &sw, "link", "set", "br0", "up"]);
-        for i in 0..nodes {
-            let ns = lan.nodes[i].clone();
-            lan.plug(&ns, &format!("n{i}"), node_ip(i));
-        }
-        let client = lan.client.clone();
-        lan.plug(&client, "c", CLIENT_IP);
+        lan.add_bridge("br0");
         lan
     }
 
@@ -435,20 +439,47 @@ impl Lan {
         run("ip", &["-n", ns, "link", "set", "lo", "up"]);
     }
 
-    /// Creates namespace `ns` with `eth0` = `addr`/24, cabled to switch port `port`.
-    fn plug(&mut self, ns: &str, port: &str, addr: Ipv4Addr) {
-        self.add_ns(ns);
-        let sw = self.switch.clone();
+    /// Adds bridge `name` (multicast snooping off, so VRRP adverts reach every port) to the
+    /// switch namespace and sets it up.
+    fn add_bridge(&self, name: &str) {
+        let sw = self.switch.as_str();
         run(
             "ip",
             &[
-                "-n", &sw, "link", "add", port, "type", "veth", "peer", "name", IFACE, "netns", ns,
+                "-n",
+                sw,
+                "link",
+                "add",
+                name,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
+        run("ip", &["-n", sw, "link", "set", name, "up"]);
+    }
+
+    /// Cables interface `ifname` of the existing namespace `ns` to switch port `port` on
+    /// `bridge`: a veth pair whose switch end is up and enslaved (the `ns` end stays down).
+    fn cable(&self, ns: &str, port: &str, bridge: &str, ifname: &str) {
+        let sw = self.switch.as_str();
+        run(
+            "ip",
+            &[
+                "-n", sw, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns,
             ],
         );
         run(
             "ip",
-            &["-n", &sw, "link", "set", port, "master", "br0", "up"],
+            &["-n", sw, "link", "set", port, "master", bridge, "up"],
         );
+    }
+
+    /// Creates namespace `ns` with `eth0` = `addr`/24, cabled to switch port `port`.
+    fn plug(&mut self, ns: &str, port: &str, addr: Ipv4Addr) {
+        self.add_ns(ns);
+        self.cable(ns, port, "br0", IFACE);
         run(
             "ip",
             &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", IFACE],
