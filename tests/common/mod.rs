@@ -1217,6 +1217,22 @@ pub fn in_netns<T: Send + 'static>(
         .map_err(|_| io::Error::other("thread in netns panicked"))?
 }
 
+/// Runs `f` on a thread in a fresh network namespace with loopback up; re-raises its panic.
+pub fn in_private_netns(f: impl FnOnce() + Send + 'static) {
+    thread::spawn(move || {
+        // SAFETY: moves only this thread (and threads it spawns) into a new namespace.
+        assert_eq!(
+            unsafe { libc::unshare(libc::CLONE_NEWNET) },
+            0,
+            "unshare needs root"
+        );
+        run("ip", &["link", "set", "lo", "up"]);
+        f()
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
