@@ -591,15 +591,7 @@ impl Lan {
                 IFACE,
             ],
         );
-        out.lines()
-            .filter_map(|l| {
-                let mut words = l.split_whitespace().skip_while(|w| *w != "inet").skip(1);
-                words
-                    .next()
-                    .and_then(|a| a.split('/').next())
-                    .and_then(|a| a.parse().ok())
-            })
-            .collect()
+        parse_addrs(&out, &["inet"]).collect()
     }
 
     /// Addresses of all nodes now.
@@ -688,40 +680,9 @@ impl Lan {
     pub fn listen(&self, i: usize, port: u16) -> Listener {
         let ns_path = Path::new("/run/netns").join(self.node_ns(i));
         let addr = SocketAddrV4::new(node_ip(i), port);
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let stop_flag = stop.clone();
-        let thread = thread::spawn(move || {
-            let bound = enter_netns(&ns_path)
-                .and_then(|()| TcpListener::bind(addr))
-                .and_then(|l| {
-                    l.set_nonblocking(true)?;
-                    Ok(l)
-                });
-            let listener = match bound {
-                Ok(l) => {
-                    let _ = tx.send(Ok(()));
-                    l
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            while !stop_flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => drop(conn),
-                    Err(_) => thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        match rx.recv() {
-            Ok(Ok(())) => Listener {
-                stop,
-                thread: Some(thread),
-            },
-            Ok(Err(e)) => panic!("listen on {addr} in node {i}: {e}"),
-            Err(_) => panic!("listener thread for node {i} died"),
+        match accept_loop(Some(ns_path), addr, Duration::from_millis(20), drop) {
+            Ok((listener, _)) => listener,
+            Err(e) => panic!("listen on {addr} in node {i}: {e}"),
         }
     }
 
@@ -820,6 +781,74 @@ fn tail(text: &str, max: usize) -> &str {
         start += 1;
     }
     &text[start..]
+}
+
+/// Accepts TCP connections on `addr` (inside the namespace at `netns`, else the caller's) on a
+/// thread that hands each to `on_conn` and polls every `idle`, until the returned [`Listener`]
+/// drops. Also returns the bound address (the real port when `addr` asks for port 0).
+fn accept_loop(
+    netns: Option<PathBuf>,
+    addr: SocketAddrV4,
+    idle: Duration,
+    mut on_conn: impl FnMut(TcpStream) + Send + 'static,
+) -> io::Result<(Listener, SocketAddrV4)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let stop_flag = stop.clone();
+    let thread = thread::spawn(move || {
+        let bound = netns
+            .map_or(Ok(()), |p| enter_netns(&p))
+            .and_then(|()| TcpListener::bind(addr))
+            .and_then(|l| {
+                l.set_nonblocking(true)?;
+                Ok(l)
+            });
+        let listener = match bound {
+            Ok(l) => {
+                let _ = tx.send(l.local_addr().map(|a| match a {
+                    std::net::SocketAddr::V4(a) => a,
+                    std::net::SocketAddr::V6(_) => addr,
+                }));
+                l
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        while !stop_flag.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((conn, _)) => on_conn(conn),
+                Err(_) => thread::sleep(idle),
+            }
+        }
+    });
+    let bound = rx
+        .recv()
+        .map_err(|_| io::Error::other("listener thread died"))??;
+    let listener = Listener {
+        stop,
+        thread: Some(thread),
+    };
+    Ok((listener, bound))
+}
+
+/// The addresses after the `families` words (`inet`, `inet6`) in `ip -o addr` output, one
+/// per line; lines without one, or with one that does not parse as `A`, are skipped.
+pub fn parse_addrs<'a, A: std::str::FromStr>(
+    out: &'a str,
+    families: &'a [&str],
+) -> impl Iterator<Item = A> + 'a {
+    out.lines().filter_map(|l| {
+        let mut words = l
+            .split_whitespace()
+            .skip_while(|w| !families.contains(w))
+            .skip(1);
+        words
+            .next()
+            .and_then(|a| a.split('/').next())
+            .and_then(|a| a.parse().ok())
+    })
 }
 
 /// Moves the calling thread (only it) into the network namespace at `path`.
@@ -943,49 +972,14 @@ impl HttpServer {
             requests: Vec::new(),
             held: Vec::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let (shared, stop_flag) = (state.clone(), stop.clone());
-        let thread = thread::spawn(move || {
-            let bound = netns
-                .map_or(Ok(()), |p| enter_netns(&p))
-                .and_then(|()| TcpListener::bind(addr))
-                .and_then(|l| {
-                    l.set_nonblocking(true)?;
-                    Ok(l)
-                });
-            let listener = match bound {
-                Ok(l) => {
-                    let _ = tx.send(l.local_addr().map(|a| match a {
-                        std::net::SocketAddr::V4(a) => a,
-                        std::net::SocketAddr::V6(_) => addr,
-                    }));
-                    l
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            while !stop_flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => serve_one(&shared, conn),
-                    Err(_) => thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        let addr = match rx.recv() {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => panic!("HTTP server on {addr}: {e}"),
-            Err(_) => panic!("HTTP server thread for {addr} died"),
-        };
+        let shared = state.clone();
+        let serve = move |conn| serve_one(&shared, conn);
+        let (listener, addr) = accept_loop(netns, addr, Duration::from_millis(10), serve)
+            .unwrap_or_else(|e| panic!("HTTP server on {addr}: {e}"));
         HttpServer {
             state,
             addr,
-            _listener: Listener {
-                stop,
-                thread: Some(thread),
-            },
+            _listener: listener,
         }
     }
 

@@ -11,7 +11,7 @@
 //! two bridges: `br0` = LAN A 192.0.2.0/24 and `br1` = LAN B 198.51.100.0/24; a router namespace
 //! has `eth0` = 192.0.2.1 on `br0` and `eth1` = 198.51.100.1 on `br1` and forwards IPv4.
 
-use super::{CLIENT_IP, Daemon, IFACE, Lan, enter_netns, node_ip, run, wait_until};
+use super::{CLIENT_IP, Daemon, IFACE, Lan, enter_netns, node_ip, parse_addrs, run, wait_until};
 use ipfailover::sys::netlink::Rtnl;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -348,15 +348,7 @@ impl Lan {
 
 /// The addresses of `inet6` words in `ip -o -6 addr` output.
 pub fn parse_inet6(out: &str) -> Vec<Ipv6Addr> {
-    out.lines()
-        .filter_map(|l| {
-            let mut words = l.split_whitespace().skip_while(|w| *w != "inet6").skip(1);
-            words
-                .next()
-                .and_then(|a| a.split('/').next())
-                .and_then(|a| a.parse().ok())
-        })
-        .collect()
+    parse_addrs(out, &["inet6"]).collect()
 }
 
 impl Lan {
@@ -366,18 +358,7 @@ impl Lan {
             "ip",
             &["-n", self.node_ns(i), "-o", "addr", "show", "dev", IFACE],
         );
-        out.lines()
-            .filter_map(|l| {
-                let mut words = l
-                    .split_whitespace()
-                    .skip_while(|w| *w != "inet" && *w != "inet6")
-                    .skip(1);
-                words
-                    .next()
-                    .and_then(|a| a.split('/').next())
-                    .and_then(|a| a.parse().ok())
-            })
-            .collect()
+        parse_addrs(&out, &["inet", "inet6"]).collect()
     }
 
     /// For each VIP, the nodes carrying it now (one `ip` call per node).
