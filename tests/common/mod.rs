@@ -94,6 +94,27 @@ pub fn wait_since(
     at
 }
 
+/// Polls `moved` every 10 ms for up to `timeout` until all its flags are set; returns, per
+/// flag, how long after `t0` it was first seen set (`None`: never).
+pub fn first_set_since(
+    t0: Instant,
+    timeout: Duration,
+    mut moved: impl FnMut() -> Vec<bool>,
+) -> Vec<Option<Duration>> {
+    let mut at: Vec<Option<Duration>> = Vec::new();
+    wait_until(timeout, Duration::from_millis(10), || {
+        let now = moved();
+        at.resize(now.len(), None);
+        for (first, set) in at.iter_mut().zip(now) {
+            if first.is_none() && set {
+                *first = Some(t0.elapsed());
+            }
+        }
+        at.iter().all(Option::is_some)
+    });
+    at
+}
+
 /// Polls `cond` every `poll` until it holds (returns the time it took) or `timeout` passes.
 pub fn wait_until(
     timeout: Duration,
@@ -219,6 +240,30 @@ impl Daemon {
                 self.stderr()
             );
         }
+    }
+
+    /// After a SIGTERM sent at `t0`: asserts the daemon exits with status 0 within 2 s of it
+    /// (waiting up to 5 s, to tell late from hung); returns when it exited, from `t0`.
+    pub fn assert_sigterm_exit(&self, t0: Instant) -> Duration {
+        let node = self.node;
+        let exit_at = wait_since(
+            t0,
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            || self.exited().is_some(),
+        )
+        .unwrap_or_else(|| panic!("node {node} still running 5 s after SIGTERM"));
+        assert!(
+            exit_at <= Duration::from_secs(2),
+            "node {node} exited {exit_at:?} after SIGTERM (> 2 s)"
+        );
+        let status = self.exited().expect("exited");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "exit status after SIGTERM: {status}"
+        );
+        exit_at
     }
 
     /// Waits up to `timeout` for the process to end.
