@@ -16,7 +16,7 @@ pub mod keepalived;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -669,9 +669,21 @@ impl Lan {
 
     /// The client's neighbour entry (MAC) for `addr`, if any.
     pub fn client_neigh(&self, addr: Ipv4Addr) -> Option<String> {
+        self.client_neigh_any(addr.into())
+    }
+
+    /// The client's neighbour entry (MAC) for `addr` of either family (`ip -6 neigh` for
+    /// IPv6), if any.
+    fn client_neigh_any(&self, addr: IpAddr) -> Option<String> {
+        let family: &[&str] = if addr.is_ipv6() { &["-6"] } else { &[] };
         let out = run(
             "ip",
-            &["-n", self.client_ns(), "neigh", "show", &addr.to_string()],
+            &[
+                &["-n", self.client_ns()],
+                family,
+                &["neigh", "show", &addr.to_string()],
+            ]
+            .concat(),
         );
         let mut words = out
             .split_whitespace()
@@ -682,18 +694,18 @@ impl Lan {
 
     /// One ping from the client (`ping -c1 -W1`): true if answered.
     pub fn ping_from_client(&self, addr: Ipv4Addr) -> bool {
+        self.ping_any_from_client(addr.into())
+    }
+
+    /// One ping from the client to `addr` of either family (`ping -6` for IPv6): true if
+    /// answered.
+    fn ping_any_from_client(&self, addr: IpAddr) -> bool {
+        let family: &[&str] = if addr.is_ipv6() { &["-6"] } else { &[] };
         Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                self.client_ns(),
-                "ping",
-                "-n",
-                "-q",
-                "-c1",
-                "-W1",
-                &addr.to_string(),
-            ])
+            .args(["netns", "exec", self.client_ns(), "ping"])
+            .args(family)
+            .args(["-n", "-q", "-c1", "-W1"])
+            .arg(addr.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -16,7 +16,6 @@ use ipfailover::sys::netlink::Rtnl;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -267,44 +266,12 @@ impl Lan {
 
     /// One IPv6 ping from the client (`ping -6 -c1 -W1`): true if answered.
     pub fn ping6_from_client(&self, addr: Ipv6Addr) -> bool {
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                self.client_ns(),
-                "ping",
-                "-6",
-                "-n",
-                "-q",
-                "-c1",
-                "-W1",
-            ])
-            .arg(addr.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        self.ping_any_from_client(addr.into())
     }
 
     /// The client's IPv6 neighbour entry (MAC) for `addr`, if any.
     pub fn client_neigh6(&self, addr: Ipv6Addr) -> Option<String> {
-        let out = run(
-            "ip",
-            &[
-                "-n",
-                self.client_ns(),
-                "-6",
-                "neigh",
-                "show",
-                &addr.to_string(),
-            ],
-        );
-        let mut words = out
-            .split_whitespace()
-            .skip_while(|w| *w != "lladdr")
-            .skip(1);
-        words.next().map(str::to_string)
+        self.client_neigh_any(addr.into())
     }
 
     /// Runs `nft <args>` inside node `i`'s namespace.
