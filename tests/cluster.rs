@@ -5,7 +5,9 @@
 //! Master_Down_Interval = 3 s + Skew_Time, Skew_Time = (256 - prio) / 256 s < 1 s.
 mod common;
 
-use common::{Daemon, Env, Lan, processes, processes_with, wait_since, wait_until};
+use common::{
+    Daemon, Env, Lan, first_set_since, processes, processes_with, wait_since, wait_until,
+};
 use std::collections::HashSet;
 use std::fs;
 use std::net::Ipv4Addr;
@@ -34,15 +36,7 @@ fn instance(k: usize) -> String {
 fn converge(lan: &Lan, daemons: &[Daemon], vips: &[Ipv4Addr]) -> Vec<usize> {
     let mut owners = Vec::new();
     let ok = wait_until(CONVERGE, Duration::from_millis(100), || {
-        for d in daemons {
-            if let Some(st) = d.exited() {
-                panic!(
-                    "daemon on node {} exited early ({st}):\n{}",
-                    d.node,
-                    d.stderr()
-                );
-            }
-        }
+        daemons.iter().for_each(Daemon::assert_running);
         let snap = lan.snapshot();
         owners = vips
             .iter()
@@ -269,15 +263,11 @@ fn sigterm_of_holder_hands_off_at_once() {
 
     let t0 = Instant::now();
     daemons[old].kill(libc::SIGTERM);
-    let mut moved_at: Vec<Option<Duration>> = vec![None; held.len()];
-    wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+    let moved_at = first_set_since(t0, Duration::from_secs(5), || {
         let snap = lan.snapshot();
-        for (k, vip) in held.iter().enumerate() {
-            if moved_at[k].is_none() && snap.holders(*vip).iter().any(|&n| n != old) {
-                moved_at[k] = Some(t0.elapsed());
-            }
-        }
-        moved_at.iter().all(Option::is_some)
+        held.iter()
+            .map(|vip| snap.holders(*vip).iter().any(|&n| n != old))
+            .collect()
     });
     for (vip, at) in held.iter().zip(&moved_at) {
         let at = at.unwrap_or_else(|| {
@@ -290,24 +280,8 @@ fn sigterm_of_holder_hands_off_at_once() {
         );
     }
 
-    let exit_at = wait_since(
-        t0,
-        Duration::from_secs(5),
-        Duration::from_millis(10),
-        || daemons[old].exited().is_some(),
-    );
-    let exit_at = exit_at.unwrap_or_else(|| panic!("node {old} still running 5 s after SIGTERM"));
-    assert!(
-        exit_at <= Duration::from_secs(2),
-        "node {old} exited {exit_at:?} after SIGTERM (> 2 s)"
-    );
+    let exit_at = daemons[old].assert_sigterm_exit(t0);
     eprintln!("SIGTERM of node {old}: exited after {exit_at:?}");
-    let status = daemons[old].exited().expect("exited");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "exit status after SIGTERM: {status}"
-    );
     let left: Vec<Ipv4Addr> = lan
         .addrs(old)
         .into_iter()

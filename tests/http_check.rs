@@ -5,7 +5,7 @@
 //! exact verdicts). Part 2 runs the daemon on a LAN and watches its state and log.
 mod common;
 
-use common::{Env, HttpServer, Lan, Reply, run, wait_until};
+use common::{Env, HttpServer, Lan, Reply, in_private_netns, wait_until};
 use ipfailover::config::Check;
 use ipfailover::daemon::health::{Health, Verdict};
 use mio::{Events, Poll, Token};
@@ -17,22 +17,6 @@ const TOKEN: Token = Token(4);
 const PATH: &str = "/healthz/ready";
 /// Short interval for the direct tests: also the timeout.
 const I: Duration = Duration::from_millis(300);
-
-/// Runs `f` on a thread in a fresh network namespace with loopback up; re-raises its panic.
-fn in_private_netns(f: impl FnOnce() + Send + 'static) {
-    thread::spawn(move || {
-        // SAFETY: moves only this thread (and threads it spawns) into a new namespace.
-        assert_eq!(
-            unsafe { libc::unshare(libc::CLONE_NEWNET) },
-            0,
-            "unshare needs root"
-        );
-        run("ip", &["link", "set", "lo", "up"]);
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-}
 
 /// A mio loop around one check.
 struct Loop {

@@ -7,7 +7,7 @@
 mod common;
 
 use common::topology::{LanOptions, parse_inet6};
-use common::{Daemon, Env, Lan, wait_since, wait_until};
+use common::{Daemon, Env, Lan, first_set_since, wait_since, wait_until};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -127,15 +127,10 @@ fn ipv6_only_sigterm_hands_off_client_follows() {
 
     let t0 = Instant::now();
     daemons[old].kill(libc::SIGTERM);
-    let mut moved_at: Vec<Option<Duration>> = vec![None; held.len()];
-    wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-        let owners = lan.owners(&held.iter().copied().map(IpAddr::V6).collect::<Vec<_>>());
-        for (k, o) in owners.iter().enumerate() {
-            if moved_at[k].is_none() && o.iter().any(|&n| n != old) {
-                moved_at[k] = Some(t0.elapsed());
-            }
-        }
-        moved_at.iter().all(Option::is_some)
+    let held_ips: Vec<IpAddr> = held.iter().copied().map(IpAddr::V6).collect();
+    let moved_at = first_set_since(t0, Duration::from_secs(5), || {
+        let owners = lan.owners(&held_ips);
+        owners.iter().map(|o| o.iter().any(|&n| n != old)).collect()
     });
     for (vip, at) in held.iter().zip(&moved_at) {
         let at = at.unwrap_or_else(|| panic!("{vip} not taken over within 5 s of SIGTERM"));
@@ -145,23 +140,7 @@ fn ipv6_only_sigterm_hands_off_client_follows() {
             "{vip} taken over after {at:?} (> {SKEW_BOUND:?})"
         );
     }
-    let exit_at = wait_since(
-        t0,
-        Duration::from_secs(5),
-        Duration::from_millis(10),
-        || daemons[old].exited().is_some(),
-    )
-    .unwrap_or_else(|| panic!("node {old} still running 5 s after SIGTERM"));
-    assert!(
-        exit_at <= Duration::from_secs(2),
-        "exit after {exit_at:?} (> 2 s)"
-    );
-    let status = daemons[old].exited().expect("exited");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "exit status after SIGTERM: {status}"
-    );
+    daemons[old].assert_sigterm_exit(t0);
     let left: Vec<Ipv6Addr> = lan
         .addrs6(old)
         .into_iter()

@@ -5,7 +5,7 @@
 //! open and serve `Metrics`, so it is ignored until the lead wires it in.
 mod common;
 
-use common::{Env, Lan, parse_exposition, run, wait_until};
+use common::{Env, Lan, in_private_netns, parse_exposition, wait_until};
 use ipfailover::daemon::health::CheckStats;
 use ipfailover::daemon::metrics::{
     IDLE_TIMEOUT, InstanceStats, MAX_CONNS, MAX_REQUEST, Metrics, Stats,
@@ -20,22 +20,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 // ---- Part 1: the server on its own loop ----
-
-/// Runs `f` on a thread in a fresh network namespace with loopback up; re-raises its panic.
-fn in_private_netns(f: impl FnOnce() + Send + 'static) {
-    thread::spawn(move || {
-        // SAFETY: moves only this thread (and threads it spawns) into a new namespace.
-        assert_eq!(
-            unsafe { libc::unshare(libc::CLONE_NEWNET) },
-            0,
-            "unshare needs root"
-        );
-        run("ip", &["link", "set", "lo", "up"]);
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-}
 
 /// A [`Metrics`] on 127.0.0.1 served by a loop on its own thread; stops on drop.
 struct Served {

@@ -1,51 +1,18 @@
 //! OS adapter tests against a real kernel. Each test runs on its own thread inside a fresh
 //! network namespace (unshare(CLONE_NEWNET)), and drives `ip` from that same thread so the
 //! commands see the same namespace. Needs root; skipped (with a message) otherwise.
+mod isolated;
+
+use isolated::{in_netns, ip, wait_readable};
+
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipfailover::sys::netlink::{Link, Monitor, NetEvent, Rtnl, is_overflow};
 use ipfailover::sys::packet_socket::PacketSocket;
 use ipfailover::sys::vrrp_socket::VrrpSocketV4;
-
-fn in_netns(body: impl FnOnce() + Send + 'static) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root for network namespaces");
-        return;
-    }
-    let joined = std::thread::spawn(move || {
-        // SAFETY: only this thread's network namespace changes.
-        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(
-            rc,
-            0,
-            "unshare(CLONE_NEWNET): {}",
-            io::Error::last_os_error()
-        );
-        body();
-    })
-    .join();
-    if let Err(panic) = joined {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-fn ip(args: &str) -> String {
-    let out = Command::new("ip")
-        .args(args.split_whitespace())
-        .output()
-        .expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// veth pair va <-> vb, both up, with fixed MACs and 192.0.2.1/24, 192.0.2.2/24.
 fn veth_pair() -> (Link, Link) {
@@ -74,16 +41,6 @@ fn veth_pair() -> (Link, Link) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn wait_readable(fd: i32, timeout: Duration) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) == 1 }
 }
 
 /// Read monitor events until one matches, or fail after a few seconds.

@@ -3,11 +3,14 @@
 //! unshare(CLONE_NEWNET)) and creates a second one ("B"); a veth pair va (in A) <-> vb (in B)
 //! joins them. The test thread hops between the two with setns. Needs root; skipped
 //! (with a message) otherwise.
+mod isolated;
+
+use isolated::{in_netns, ip, wait_readable};
+
 use std::fs::File;
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipfailover::sys::netlink::Rtnl;
@@ -18,29 +21,6 @@ use ipfailover::wire::vrrp::{Advert, GROUP_V6, Version};
 use smallvec::smallvec;
 
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 0x0a];
-
-fn in_netns(body: impl FnOnce() + Send + 'static) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root for network namespaces");
-        return;
-    }
-    let joined = std::thread::spawn(move || {
-        // SAFETY: only this thread's network namespace changes.
-        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(
-            rc,
-            0,
-            "unshare(CLONE_NEWNET): {}",
-            io::Error::last_os_error()
-        );
-        body();
-    })
-    .join();
-    if let Err(panic) = joined {
-        std::panic::resume_unwind(panic);
-    }
-}
 
 /// A network namespace kept alive by an open handle (it vanishes with the last handle and
 /// the last socket created in it).
@@ -82,19 +62,6 @@ fn enter(ns: &File) {
     // SAFETY: changes only the calling thread's network namespace.
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
     assert_eq!(rc, 0, "setns: {}", io::Error::last_os_error());
-}
-
-fn ip(args: &str) -> String {
-    let out = Command::new("ip")
-        .args(args.split_whitespace())
-        .output()
-        .expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// No duplicate address detection, so addresses are usable (not "tentative") at once;
@@ -177,16 +144,6 @@ fn wait_link_local(dev: &str) -> Ipv6Addr {
         assert!(Instant::now() < deadline, "no link-local on {dev}: {shown}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn wait_readable(fd: i32, timeout: Duration) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) == 1 }
 }
 
 /// An AF_PACKET socket seeing every IPv6 frame on `ifindex` (in the current namespace).

@@ -2,10 +2,21 @@
 //! runs on its own thread inside a fresh network namespace (nftables state is per namespace),
 //! and runs `nft` from that thread so it sees the same ruleset. Needs root and `nft`; skipped
 //! (with a message) otherwise.
+mod isolated;
+
 use std::io;
 use std::process::{Command, Stdio};
 
 use ipfailover::sys::nftables::{delete_vrrp_table, ensure_vrrp_table};
+
+/// Runs `body` in a fresh network namespace, if we are root and have `nft`.
+fn in_netns(body: impl FnOnce() + Send + 'static) {
+    isolated::in_netns_if(
+        have_nft(),
+        "skipped: needs root (network namespaces) and the nft binary",
+        body,
+    );
+}
 
 fn have_nft() -> bool {
     Command::new("nft")
@@ -13,29 +24,6 @@ fn have_nft() -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn in_netns(body: impl FnOnce() + Send + 'static) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !have_nft() {
-        eprintln!("skipped: needs root (network namespaces) and the nft binary");
-        return;
-    }
-    let joined = std::thread::spawn(move || {
-        // SAFETY: only this thread's network namespace changes.
-        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(
-            rc,
-            0,
-            "unshare(CLONE_NEWNET): {}",
-            io::Error::last_os_error()
-        );
-        body();
-    })
-    .join();
-    if let Err(panic) = joined {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 /// Run `nft` with one argument per word, or a whole script on stdin with `-f -`.

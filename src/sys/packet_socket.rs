@@ -21,36 +21,15 @@ impl PacketSocket {
         let what = |e: io::Error| {
             io::Error::new(e.kind(), format!("packet socket on ifindex {ifindex}: {e}"))
         };
-        let index = i32::try_from(ifindex).map_err(|_| {
-            what(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "ifindex out of range",
-            ))
-        })?;
+        let index = sockopt::ifindex_i32(ifindex).map_err(what)?;
         let fd = sockopt::socket(
             libc::AF_PACKET,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
             0,
         )
         .map_err(what)?;
-        let mut drop_all = [libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }];
-        let prog = libc::sock_fprog {
-            len: 1,
-            filter: drop_all.as_mut_ptr(),
-        };
-        sockopt::set(
-            &fd,
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            &prog,
-            "SO_ATTACH_FILTER",
-        )
-        .map_err(what)?;
+        let mut drop_all = [sockopt::bpf(libc::BPF_RET | libc::BPF_K, 0, 0, 0)];
+        sockopt::attach_filter(&fd, &mut drop_all).map_err(what)?;
         sockopt::bind(&fd, &ll_addr(index, 0, [0; 6])).map_err(what)?;
         Ok(PacketSocket { fd, ifindex: index })
     }

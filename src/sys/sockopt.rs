@@ -95,3 +95,36 @@ pub(crate) fn bind_to_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
         "SO_BINDTODEVICE",
     )
 }
+
+/// An interface index as the kernel's `int` (sockaddr_ll, ip_mreqn, IPV6_MULTICAST_IF).
+pub(crate) fn ifindex_i32(ifindex: u32) -> io::Result<i32> {
+    i32::try_from(ifindex)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))
+}
+
+/// One classic BPF instruction.
+pub(crate) const fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// SO_ATTACH_FILTER: run the classic BPF program `prog` on every packet the socket would
+/// queue (it returns how many bytes to keep, 0 = drop).
+pub(crate) fn attach_filter(fd: &OwnedFd, prog: &mut [libc::sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(prog.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?,
+        filter: prog.as_mut_ptr(),
+    };
+    set(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_ATTACH_FILTER,
+        &fprog,
+        "SO_ATTACH_FILTER",
+    )
+}

@@ -33,12 +33,7 @@ impl VrrpSocketV4 {
             IPPROTO_VRRP,
         )
         .map_err(what)?;
-        let ifindex = i32::try_from(ifindex).map_err(|_| {
-            what(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "ifindex out of range",
-            ))
-        })?;
+        let ifindex = sockopt::ifindex_i32(ifindex).map_err(what)?;
         let (one, zero) = (1i32, 0i32);
         let ip = libc::IPPROTO_IP;
         set(&fd, ip, libc::IP_HDRINCL, &one, "IP_HDRINCL").map_err(what)?;

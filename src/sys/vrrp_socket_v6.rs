@@ -56,12 +56,7 @@ impl VrrpSocketV6 {
     pub fn open(ifindex: u32, ifname: &str, multicast: bool) -> io::Result<Self> {
         let what =
             |e: io::Error| io::Error::new(e.kind(), format!("VRRPv6 socket on {ifname}: {e}"));
-        let index = i32::try_from(ifindex).map_err(|_| {
-            what(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "ifindex out of range",
-            ))
-        })?;
+        let index = sockopt::ifindex_i32(ifindex).map_err(what)?;
         let fd = sockopt::socket(
             libc::AF_INET6,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
@@ -121,13 +116,7 @@ impl VrrpSocketV6 {
             ipi6_ifindex: self.ifindex,
         };
         let mut control: CmsgBuf = [0; 16];
-        // SAFETY: a zeroed msghdr is valid; every pointer stored in it outlives the call.
-        let mut msg: libc::msghdr = unsafe { zeroed() };
-        msg.msg_name = (&raw mut name).cast();
-        msg.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        msg.msg_iov = &raw mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
+        let mut msg = msghdr(&mut name, &mut iov, &mut control);
         // SAFETY: CMSG_SPACE only computes a size.
         msg.msg_controllen =
             unsafe { libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as u32) } as usize;
@@ -175,14 +164,7 @@ impl VrrpSocketV6 {
                 iov_len: buf.len(),
             };
             let mut control: CmsgBuf = [0; 16];
-            // SAFETY: a zeroed msghdr is valid; every pointer stored in it outlives the call.
-            let mut msg: libc::msghdr = unsafe { zeroed() };
-            msg.msg_name = (&raw mut name).cast();
-            msg.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            msg.msg_iov = &raw mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = size_of::<CmsgBuf>();
+            let mut msg = msghdr(&mut name, &mut iov, &mut control);
             // SAFETY: `msg` describes valid writable buffers. MSG_TRUNC makes a raw socket
             // return the datagram's real length.
             let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
@@ -237,38 +219,38 @@ impl AsRawFd for VrrpSocketV6 {
 /// raw sockets do honour it). This keeps unicast mode as deaf to ff02::12 as keepalived's
 /// address-bound unicast socket.
 fn drop_multicast(fd: &OwnedFd) -> io::Result<()> {
-    const fn insn(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-        libc::sock_filter {
-            code: code as u16,
-            jt,
-            jf,
-            k,
-        }
-    }
     // The socket sees the VRRP message; the IPv6 header is reached through SKF_NET_OFF.
     // Byte 24 of it is the first byte of the destination address, 0xff for multicast.
     let mut prog = [
-        insn(
+        sockopt::bpf(
             libc::BPF_LD | libc::BPF_B | libc::BPF_ABS,
             0,
             0,
             (libc::SKF_NET_OFF + 24) as u32,
         ),
-        insn(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 1, 0, 0xff),
-        insn(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
-        insn(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
+        sockopt::bpf(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 1, 0, 0xff),
+        sockopt::bpf(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
+        sockopt::bpf(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
     ];
-    let fprog = libc::sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_mut_ptr(),
-    };
-    set(
-        fd,
-        libc::SOL_SOCKET,
-        libc::SO_ATTACH_FILTER,
-        &fprog,
-        "SO_ATTACH_FILTER",
-    )
+    sockopt::attach_filter(fd, &mut prog)
+}
+
+/// A msghdr over `name`, one `iov` and all of `control`. It holds raw pointers to the three:
+/// they must outlive every use of the msghdr.
+fn msghdr(
+    name: &mut libc::sockaddr_in6,
+    iov: &mut libc::iovec,
+    control: &mut CmsgBuf,
+) -> libc::msghdr {
+    // SAFETY: a zeroed msghdr is valid.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = ptr::from_mut(name).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of::<CmsgBuf>();
+    msg
 }
 
 /// The destination (IPV6_PKTINFO) and hop limit (IPV6_HOPLIMIT) from a received `msg`.

@@ -16,7 +16,7 @@ pub mod keepalived;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -90,6 +90,27 @@ pub fn wait_since(
             at = Some(t0.elapsed());
         }
         ok
+    });
+    at
+}
+
+/// Polls `moved` every 10 ms for up to `timeout` until all its flags are set; returns, per
+/// flag, how long after `t0` it was first seen set (`None`: never).
+pub fn first_set_since(
+    t0: Instant,
+    timeout: Duration,
+    mut moved: impl FnMut() -> Vec<bool>,
+) -> Vec<Option<Duration>> {
+    let mut at: Vec<Option<Duration>> = Vec::new();
+    wait_until(timeout, Duration::from_millis(10), || {
+        let now = moved();
+        at.resize(now.len(), None);
+        for (first, set) in at.iter_mut().zip(now) {
+            if first.is_none() && set {
+                *first = Some(t0.elapsed());
+            }
+        }
+        at.iter().all(Option::is_some)
     });
     at
 }
@@ -207,6 +228,42 @@ impl Daemon {
             .try_wait()
             .ok()
             .flatten()
+    }
+
+    /// Panics with the daemon's stderr if it has already exited (e.g. while waiting for the
+    /// LAN to converge, where an early exit would otherwise look like a timeout).
+    pub fn assert_running(&self) {
+        if let Some(st) = self.exited() {
+            panic!(
+                "daemon on node {} exited early ({st}):\n{}",
+                self.node,
+                self.stderr()
+            );
+        }
+    }
+
+    /// After a SIGTERM sent at `t0`: asserts the daemon exits with status 0 within 2 s of it
+    /// (waiting up to 5 s, to tell late from hung); returns when it exited, from `t0`.
+    pub fn assert_sigterm_exit(&self, t0: Instant) -> Duration {
+        let node = self.node;
+        let exit_at = wait_since(
+            t0,
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            || self.exited().is_some(),
+        )
+        .unwrap_or_else(|| panic!("node {node} still running 5 s after SIGTERM"));
+        assert!(
+            exit_at <= Duration::from_secs(2),
+            "node {node} exited {exit_at:?} after SIGTERM (> 2 s)"
+        );
+        let status = self.exited().expect("exited");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "exit status after SIGTERM: {status}"
+        );
+        exit_at
     }
 
     /// Waits up to `timeout` for the process to end.
@@ -385,6 +442,18 @@ pub struct Lan {
 impl Lan {
     /// Builds the LAN. Needs root.
     pub fn new(nodes: usize) -> Lan {
+        let mut lan = Lan::bare(nodes);
+        for i in 0..nodes {
+            let ns = lan.nodes[i].clone();
+            lan.plug(&ns, &format!("n{i}"), node_ip(i));
+        }
+        let client = lan.client.clone();
+        lan.plug(&client, "c", CLIENT_IP);
+        lan
+    }
+
+    /// The switch namespace with `br0`, nothing plugged yet. Needs root.
+    fn bare(nodes: usize) -> Lan {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(
             unsafe { libc::geteuid() },
@@ -405,27 +474,7 @@ impl Lan {
         };
         let sw = lan.switch.clone();
         lan.add_ns(&sw);
-        run(
-            "ip",
-            &[
-                "-n",
-                &sw,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        );
-        run("ip", &["-n", &sw, "link", "set", "br0", "up"]);
-        for i in 0..nodes {
-            let ns = lan.nodes[i].clone();
-            lan.plug(&ns, &format!("n{i}"), node_ip(i));
-        }
-        let client = lan.client.clone();
-        lan.plug(&client, "c", CLIENT_IP);
+        lan.add_bridge("br0");
         lan
     }
 
@@ -435,20 +484,47 @@ impl Lan {
         run("ip", &["-n", ns, "link", "set", "lo", "up"]);
     }
 
-    /// Creates namespace `ns` with `eth0` = `addr`/24, cabled to switch port `port`.
-    fn plug(&mut self, ns: &str, port: &str, addr: Ipv4Addr) {
-        self.add_ns(ns);
-        let sw = self.switch.clone();
+    /// Adds bridge `name` (multicast snooping off, so VRRP adverts reach every port) to the
+    /// switch namespace and sets it up.
+    fn add_bridge(&self, name: &str) {
+        let sw = self.switch.as_str();
         run(
             "ip",
             &[
-                "-n", &sw, "link", "add", port, "type", "veth", "peer", "name", IFACE, "netns", ns,
+                "-n",
+                sw,
+                "link",
+                "add",
+                name,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
+        run("ip", &["-n", sw, "link", "set", name, "up"]);
+    }
+
+    /// Cables interface `ifname` of the existing namespace `ns` to switch port `port` on
+    /// `bridge`: a veth pair whose switch end is up and enslaved (the `ns` end stays down).
+    fn cable(&self, ns: &str, port: &str, bridge: &str, ifname: &str) {
+        let sw = self.switch.as_str();
+        run(
+            "ip",
+            &[
+                "-n", sw, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns,
             ],
         );
         run(
             "ip",
-            &["-n", &sw, "link", "set", port, "master", "br0", "up"],
+            &["-n", sw, "link", "set", port, "master", bridge, "up"],
         );
+    }
+
+    /// Creates namespace `ns` with `eth0` = `addr`/24, cabled to switch port `port`.
+    fn plug(&mut self, ns: &str, port: &str, addr: Ipv4Addr) {
+        self.add_ns(ns);
+        self.cable(ns, port, "br0", IFACE);
         run(
             "ip",
             &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", IFACE],
@@ -560,15 +636,7 @@ impl Lan {
                 IFACE,
             ],
         );
-        out.lines()
-            .filter_map(|l| {
-                let mut words = l.split_whitespace().skip_while(|w| *w != "inet").skip(1);
-                words
-                    .next()
-                    .and_then(|a| a.split('/').next())
-                    .and_then(|a| a.parse().ok())
-            })
-            .collect()
+        parse_addrs(&out, &["inet"]).collect()
     }
 
     /// Addresses of all nodes now.
@@ -601,9 +669,21 @@ impl Lan {
 
     /// The client's neighbour entry (MAC) for `addr`, if any.
     pub fn client_neigh(&self, addr: Ipv4Addr) -> Option<String> {
+        self.client_neigh_any(addr.into())
+    }
+
+    /// The client's neighbour entry (MAC) for `addr` of either family (`ip -6 neigh` for
+    /// IPv6), if any.
+    fn client_neigh_any(&self, addr: IpAddr) -> Option<String> {
+        let family: &[&str] = if addr.is_ipv6() { &["-6"] } else { &[] };
         let out = run(
             "ip",
-            &["-n", self.client_ns(), "neigh", "show", &addr.to_string()],
+            &[
+                &["-n", self.client_ns()],
+                family,
+                &["neigh", "show", &addr.to_string()],
+            ]
+            .concat(),
         );
         let mut words = out
             .split_whitespace()
@@ -614,18 +694,18 @@ impl Lan {
 
     /// One ping from the client (`ping -c1 -W1`): true if answered.
     pub fn ping_from_client(&self, addr: Ipv4Addr) -> bool {
+        self.ping_any_from_client(addr.into())
+    }
+
+    /// One ping from the client to `addr` of either family (`ping -6` for IPv6): true if
+    /// answered.
+    fn ping_any_from_client(&self, addr: IpAddr) -> bool {
+        let family: &[&str] = if addr.is_ipv6() { &["-6"] } else { &[] };
         Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                self.client_ns(),
-                "ping",
-                "-n",
-                "-q",
-                "-c1",
-                "-W1",
-                &addr.to_string(),
-            ])
+            .args(["netns", "exec", self.client_ns(), "ping"])
+            .args(family)
+            .args(["-n", "-q", "-c1", "-W1"])
+            .arg(addr.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -657,40 +737,9 @@ impl Lan {
     pub fn listen(&self, i: usize, port: u16) -> Listener {
         let ns_path = Path::new("/run/netns").join(self.node_ns(i));
         let addr = SocketAddrV4::new(node_ip(i), port);
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let stop_flag = stop.clone();
-        let thread = thread::spawn(move || {
-            let bound = enter_netns(&ns_path)
-                .and_then(|()| TcpListener::bind(addr))
-                .and_then(|l| {
-                    l.set_nonblocking(true)?;
-                    Ok(l)
-                });
-            let listener = match bound {
-                Ok(l) => {
-                    let _ = tx.send(Ok(()));
-                    l
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            while !stop_flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => drop(conn),
-                    Err(_) => thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        match rx.recv() {
-            Ok(Ok(())) => Listener {
-                stop,
-                thread: Some(thread),
-            },
-            Ok(Err(e)) => panic!("listen on {addr} in node {i}: {e}"),
-            Err(_) => panic!("listener thread for node {i} died"),
+        match accept_loop(Some(ns_path), addr, Duration::from_millis(20), drop) {
+            Ok((listener, _)) => listener,
+            Err(e) => panic!("listen on {addr} in node {i}: {e}"),
         }
     }
 
@@ -789,6 +838,74 @@ fn tail(text: &str, max: usize) -> &str {
         start += 1;
     }
     &text[start..]
+}
+
+/// Accepts TCP connections on `addr` (inside the namespace at `netns`, else the caller's) on a
+/// thread that hands each to `on_conn` and polls every `idle`, until the returned [`Listener`]
+/// drops. Also returns the bound address (the real port when `addr` asks for port 0).
+fn accept_loop(
+    netns: Option<PathBuf>,
+    addr: SocketAddrV4,
+    idle: Duration,
+    mut on_conn: impl FnMut(TcpStream) + Send + 'static,
+) -> io::Result<(Listener, SocketAddrV4)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let stop_flag = stop.clone();
+    let thread = thread::spawn(move || {
+        let bound = netns
+            .map_or(Ok(()), |p| enter_netns(&p))
+            .and_then(|()| TcpListener::bind(addr))
+            .and_then(|l| {
+                l.set_nonblocking(true)?;
+                Ok(l)
+            });
+        let listener = match bound {
+            Ok(l) => {
+                let _ = tx.send(l.local_addr().map(|a| match a {
+                    std::net::SocketAddr::V4(a) => a,
+                    std::net::SocketAddr::V6(_) => addr,
+                }));
+                l
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        while !stop_flag.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((conn, _)) => on_conn(conn),
+                Err(_) => thread::sleep(idle),
+            }
+        }
+    });
+    let bound = rx
+        .recv()
+        .map_err(|_| io::Error::other("listener thread died"))??;
+    let listener = Listener {
+        stop,
+        thread: Some(thread),
+    };
+    Ok((listener, bound))
+}
+
+/// The addresses after the `families` words (`inet`, `inet6`) in `ip -o addr` output, one
+/// per line; lines without one, or with one that does not parse as `A`, are skipped.
+pub fn parse_addrs<'a, A: std::str::FromStr>(
+    out: &'a str,
+    families: &'a [&str],
+) -> impl Iterator<Item = A> + 'a {
+    out.lines().filter_map(|l| {
+        let mut words = l
+            .split_whitespace()
+            .skip_while(|w| !families.contains(w))
+            .skip(1);
+        words
+            .next()
+            .and_then(|a| a.split('/').next())
+            .and_then(|a| a.parse().ok())
+    })
 }
 
 /// Moves the calling thread (only it) into the network namespace at `path`.
@@ -912,49 +1029,14 @@ impl HttpServer {
             requests: Vec::new(),
             held: Vec::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let (shared, stop_flag) = (state.clone(), stop.clone());
-        let thread = thread::spawn(move || {
-            let bound = netns
-                .map_or(Ok(()), |p| enter_netns(&p))
-                .and_then(|()| TcpListener::bind(addr))
-                .and_then(|l| {
-                    l.set_nonblocking(true)?;
-                    Ok(l)
-                });
-            let listener = match bound {
-                Ok(l) => {
-                    let _ = tx.send(l.local_addr().map(|a| match a {
-                        std::net::SocketAddr::V4(a) => a,
-                        std::net::SocketAddr::V6(_) => addr,
-                    }));
-                    l
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            while !stop_flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => serve_one(&shared, conn),
-                    Err(_) => thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        let addr = match rx.recv() {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => panic!("HTTP server on {addr}: {e}"),
-            Err(_) => panic!("HTTP server thread for {addr} died"),
-        };
+        let shared = state.clone();
+        let serve = move |conn| serve_one(&shared, conn);
+        let (listener, addr) = accept_loop(netns, addr, Duration::from_millis(10), serve)
+            .unwrap_or_else(|e| panic!("HTTP server on {addr}: {e}"));
         HttpServer {
             state,
             addr,
-            _listener: Listener {
-                stop,
-                thread: Some(thread),
-            },
+            _listener: listener,
         }
     }
 
@@ -1184,6 +1266,22 @@ pub fn in_netns<T: Send + 'static>(
     thread::spawn(move || enter_netns(&path).map(|()| f()))
         .join()
         .map_err(|_| io::Error::other("thread in netns panicked"))?
+}
+
+/// Runs `f` on a thread in a fresh network namespace with loopback up; re-raises its panic.
+pub fn in_private_netns(f: impl FnOnce() + Send + 'static) {
+    thread::spawn(move || {
+        // SAFETY: moves only this thread (and threads it spawns) into a new namespace.
+        assert_eq!(
+            unsafe { libc::unshare(libc::CLONE_NEWNET) },
+            0,
+            "unshare needs root"
+        );
+        run("ip", &["link", "set", "lo", "up"]);
+        f()
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.

@@ -11,17 +11,11 @@
 //! two bridges: `br0` = LAN A 192.0.2.0/24 and `br1` = LAN B 198.51.100.0/24; a router namespace
 //! has `eth0` = 192.0.2.1 on `br0` and `eth1` = 198.51.100.1 on `br1` and forwards IPv4.
 
-use super::{
-    CLIENT_IP, Daemon, IFACE, Lan, TempDir, enter_netns, node_ip, run, sweep_stale, unique_prefix,
-    wait_until,
-};
+use super::{CLIENT_IP, Daemon, IFACE, Lan, enter_netns, node_ip, parse_addrs, run, wait_until};
 use ipfailover::sys::netlink::Rtnl;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -138,22 +132,7 @@ impl Lan {
     /// default route via the router; the client on LAN A.
     pub fn new_routed(nodes: usize) -> Lan {
         let mut lan = Lan::bare(nodes);
-        let sw = lan.switch.clone();
-        run(
-            "ip",
-            &[
-                "-n",
-                &sw,
-                "link",
-                "add",
-                "br1",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        );
-        run("ip", &["-n", &sw, "link", "set", "br1", "up"]);
+        lan.add_bridge("br1");
         let router = format!("{}r", lan.prefix);
         for (port, bridge, ifname, addr) in [
             ("ra", "br0", "eth0", ROUTER_A),
@@ -210,46 +189,6 @@ impl Lan {
         lan
     }
 
-    /// The switch namespace with `br0`, nothing plugged yet.
-    fn bare(nodes: usize) -> Lan {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
-            "integration tests need root (network namespaces)"
-        );
-        sweep_stale();
-        let prefix = unique_prefix();
-        let mut lan = Lan {
-            dir: TempDir::new(&prefix),
-            switch: format!("{prefix}sw"),
-            nodes: (0..nodes).map(|i| format!("{prefix}n{i}")).collect(),
-            client: format!("{prefix}c"),
-            prefix,
-            created: Vec::new(),
-            daemons: Mutex::new(Vec::new()),
-            runs: AtomicUsize::new(0),
-        };
-        let sw = lan.switch.clone();
-        lan.add_ns(&sw);
-        run(
-            "ip",
-            &[
-                "-n",
-                &sw,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        );
-        run("ip", &["-n", &sw, "link", "set", "br0", "up"]);
-        lan
-    }
-
     /// Creates `leg.ns` (DAD off) with `leg.ifname` cabled to `leg.bridge` and its addresses.
     fn plug_leg(&mut self, leg: Leg<'_>) {
         if !self.created.iter().any(|n| n == leg.ns) {
@@ -267,20 +206,7 @@ impl Lan {
                 ],
             );
         }
-        let sw = self.switch.clone();
-        run(
-            "ip",
-            &[
-                "-n", &sw, "link", "add", leg.port, "type", "veth", "peer", "name", leg.ifname,
-                "netns", leg.ns,
-            ],
-        );
-        run(
-            "ip",
-            &[
-                "-n", &sw, "link", "set", leg.port, "master", leg.bridge, "up",
-            ],
-        );
+        self.cable(leg.ns, leg.port, leg.bridge, leg.ifname);
         if let Some(a) = &leg.v4 {
             run("ip", &["-n", leg.ns, "addr", "add", a, "dev", leg.ifname]);
         }
@@ -340,44 +266,12 @@ impl Lan {
 
     /// One IPv6 ping from the client (`ping -6 -c1 -W1`): true if answered.
     pub fn ping6_from_client(&self, addr: Ipv6Addr) -> bool {
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                self.client_ns(),
-                "ping",
-                "-6",
-                "-n",
-                "-q",
-                "-c1",
-                "-W1",
-            ])
-            .arg(addr.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        self.ping_any_from_client(addr.into())
     }
 
     /// The client's IPv6 neighbour entry (MAC) for `addr`, if any.
     pub fn client_neigh6(&self, addr: Ipv6Addr) -> Option<String> {
-        let out = run(
-            "ip",
-            &[
-                "-n",
-                self.client_ns(),
-                "-6",
-                "neigh",
-                "show",
-                &addr.to_string(),
-            ],
-        );
-        let mut words = out
-            .split_whitespace()
-            .skip_while(|w| *w != "lladdr")
-            .skip(1);
-        words.next().map(str::to_string)
+        self.client_neigh_any(addr.into())
     }
 
     /// Runs `nft <args>` inside node `i`'s namespace.
@@ -421,15 +315,7 @@ impl Lan {
 
 /// The addresses of `inet6` words in `ip -o -6 addr` output.
 pub fn parse_inet6(out: &str) -> Vec<Ipv6Addr> {
-    out.lines()
-        .filter_map(|l| {
-            let mut words = l.split_whitespace().skip_while(|w| *w != "inet6").skip(1);
-            words
-                .next()
-                .and_then(|a| a.split('/').next())
-                .and_then(|a| a.parse().ok())
-        })
-        .collect()
+    parse_addrs(out, &["inet6"]).collect()
 }
 
 impl Lan {
@@ -439,18 +325,7 @@ impl Lan {
             "ip",
             &["-n", self.node_ns(i), "-o", "addr", "show", "dev", IFACE],
         );
-        out.lines()
-            .filter_map(|l| {
-                let mut words = l
-                    .split_whitespace()
-                    .skip_while(|w| *w != "inet" && *w != "inet6")
-                    .skip(1);
-                words
-                    .next()
-                    .and_then(|a| a.split('/').next())
-                    .and_then(|a| a.parse().ok())
-            })
-            .collect()
+        parse_addrs(&out, &["inet", "inet6"]).collect()
     }
 
     /// For each VIP, the nodes carrying it now (one `ip` call per node).
@@ -471,15 +346,7 @@ impl Lan {
     ) -> Vec<usize> {
         let mut owners = Vec::new();
         let ok = wait_until(timeout, Duration::from_millis(100), || {
-            for d in daemons {
-                if let Some(st) = d.exited() {
-                    panic!(
-                        "daemon on node {} exited early ({st}):\n{}",
-                        d.node,
-                        d.stderr()
-                    );
-                }
-            }
+            daemons.iter().for_each(Daemon::assert_running);
             owners = self.owners(vips);
             owners.iter().all(|o| o.len() == 1)
         });

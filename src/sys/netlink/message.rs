@@ -375,7 +375,7 @@ pub fn parse_route(payload: &[u8]) -> Option<Route> {
 }
 
 /// Start a message: push the header with a placeholder length; returns its offset.
-fn begin(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) -> usize {
+pub(crate) fn begin(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) -> usize {
     let start = buf.len();
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&kind.to_ne_bytes());
@@ -385,13 +385,14 @@ fn begin(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) -> usize {
     start
 }
 
-/// Patch the length of the message started at `start` and pad it.
-fn finish(buf: &mut [u8], start: usize) {
+/// Patch the length of the message started at `start`.
+pub(crate) fn finish(buf: &mut [u8], start: usize) {
     let len = (buf.len() - start) as u32;
     buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
 }
 
-fn push_attr(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
+/// Append attribute `kind` with `value`, padded to 4 bytes.
+pub(crate) fn push_attr(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
     let len = RTA_HDRLEN + value.len();
     buf.extend_from_slice(&(len as u16).to_ne_bytes());
     buf.extend_from_slice(&kind.to_ne_bytes());
@@ -443,6 +444,19 @@ pub fn push_addr(buf: &mut Vec<u8>, kind: u16, seq: u32, index: u32, addr: IpAdd
         }
     }
     finish(buf, start);
+}
+
+/// Deterministic pseudo-random bytes (xorshift32 advancing `state`), for parser tests.
+#[cfg(test)]
+pub(crate) fn noise(state: &mut u32, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 17;
+            *state ^= *state << 5;
+            (*state & 0xff) as u8
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -653,14 +667,7 @@ mod tests {
         // Deterministic pseudo-random buffers through every parser.
         let mut x = 0x1234_5678u32;
         for len in 0..300 {
-            let buf: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    (x & 0xff) as u8
-                })
-                .collect();
+            let buf = noise(&mut x, len);
             for m in messages(&buf).flatten() {
                 let _ = parse_ack(&m);
                 let _ = parse_done(&m);

@@ -4,7 +4,7 @@
 pub mod message;
 mod monitor;
 mod rtnl;
-mod socket;
+pub(crate) mod socket;
 
 pub use message::{AddrInfo, Link};
 pub use monitor::{Monitor, NetEvent, is_overflow};

@@ -37,7 +37,7 @@ impl Monitor {
     pub fn open() -> io::Result<Monitor> {
         let groups =
             (libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR) as u32;
-        let sock = NlSocket::open(groups, true)?;
+        let sock = NlSocket::open(libc::NETLINK_ROUTE, groups, true)?;
         sock.grow_rcvbuf(MONITOR_RCVBUF);
         Ok(Monitor {
             sock,

@@ -1,13 +1,13 @@
 //! Request/response rtnetlink: one-shot dumps and batched address changes.
 use std::io;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::message::{self as m, AddrInfo, Link, NlMsg};
-use super::socket::{NlSocket, RECV_BUF, ctx};
-use crate::sys::sockopt;
+use super::socket::{NlSocket, RECV_BUF, ctx, initial_seq};
 
 /// How long to wait for each kernel reply before giving up.
-const REPLY_TIMEOUT_MS: i64 = 2000;
+const REPLY_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Address changes per datagram: bounds both the request size and the acks queued at once.
 const BATCH: usize = 64;
 /// Dumps redone when the kernel flags them inconsistent (NLM_F_DUMP_INTR).
@@ -24,23 +24,11 @@ pub struct Rtnl {
 impl Rtnl {
     /// Open a request socket in the current network namespace.
     pub fn open() -> io::Result<Rtnl> {
-        let sock = NlSocket::open(0, false)?;
-        let tv = libc::timeval {
-            tv_sec: (REPLY_TIMEOUT_MS / 1000) as libc::time_t,
-            tv_usec: ((REPLY_TIMEOUT_MS % 1000) * 1000) as libc::suseconds_t,
-        };
-        sockopt::set(
-            sock.fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv,
-            "SO_RCVTIMEO",
-        )?;
-        // A fresh, arbitrary start keeps replies to a previous process' socket apart.
-        let seq = std::process::id().wrapping_mul(0x9E37_79B9);
+        let sock = NlSocket::open(libc::NETLINK_ROUTE, 0, false)?;
+        sock.set_recv_timeout(REPLY_TIMEOUT)?;
         Ok(Rtnl {
             sock,
-            seq,
+            seq: initial_seq(),
             buf: vec![0; RECV_BUF],
             req: Vec::new(),
         })
@@ -103,30 +91,11 @@ impl Rtnl {
         self.seq
     }
 
-    /// Receive one datagram from the kernel, mapping the SO_RCVTIMEO expiry to TimedOut.
+    /// Receive one reply from the kernel (SO_RCVTIMEO expiry is TimedOut).
     fn recv(&mut self, what: &str) -> io::Result<usize> {
-        loop {
-            let d = self.sock.recv(&mut self.buf).map_err(|e| {
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("{what}: no reply from the kernel"),
-                    )
-                } else {
-                    ctx(e, what)
-                }
-            })?;
-            if d.sender != 0 {
-                continue;
-            }
-            if d.truncated {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{what}: reply truncated"),
-                ));
-            }
-            return Ok(d.len);
-        }
+        self.sock
+            .recv_reply(&mut self.buf, true)
+            .map_err(|e| ctx(e, what))
     }
 
     /// Run a dump and parse every reply of type `reply` with `parse` (unparsable ones skipped).

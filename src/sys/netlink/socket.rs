@@ -1,15 +1,17 @@
-//! A NETLINK_ROUTE socket: open, send to the kernel, receive one datagram with its sender.
+//! A netlink socket (NETLINK_ROUTE for rtnetlink, NETLINK_NETFILTER for nftables): open, send
+//! to the kernel, receive one datagram with its sender.
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 use crate::sys::sockopt;
 
 /// Receive buffer size: the kernel sizes dump datagrams by our buffer, capped at 32 KiB.
-pub(super) const RECV_BUF: usize = 32 * 1024;
+pub(crate) const RECV_BUF: usize = 32 * 1024;
 
 /// What one `recv` produced.
-pub(super) struct Datagram {
+pub(crate) struct Datagram {
     /// Bytes placed in the buffer.
     pub len: usize,
     /// Sender port: 0 is the kernel; anything else is another process and must be ignored.
@@ -18,20 +20,21 @@ pub(super) struct Datagram {
     pub truncated: bool,
 }
 
-/// An open rtnetlink socket bound to a kernel-chosen port.
-pub(super) struct NlSocket {
+/// An open netlink socket bound to a kernel-chosen port.
+pub(crate) struct NlSocket {
     fd: OwnedFd,
     port: u32,
 }
 
 impl NlSocket {
-    /// Open and bind, subscribing to multicast `groups` (0 for none).
-    pub fn open(groups: u32, nonblocking: bool) -> io::Result<NlSocket> {
+    /// Open a `protocol` (e.g. `NETLINK_ROUTE`) socket and bind it, subscribing to multicast
+    /// `groups` (0 for none).
+    pub fn open(protocol: i32, groups: u32, nonblocking: bool) -> io::Result<NlSocket> {
         let mut ty = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
         if nonblocking {
             ty |= libc::SOCK_NONBLOCK;
         }
-        let fd = sockopt::socket(libc::AF_NETLINK, ty, libc::NETLINK_ROUTE)
+        let fd = sockopt::socket(libc::AF_NETLINK, ty, protocol)
             .map_err(|e| ctx(e, "socket(AF_NETLINK)"))?;
         // Acks carry only the echoed header, and errors carry the kernel's text; both optional.
         let one: i32 = 1;
@@ -71,9 +74,19 @@ impl NlSocket {
         self.port
     }
 
-    /// The owned fd, for socket options.
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
+    /// Make blocking receives give up (with `WouldBlock`) after `timeout`.
+    pub fn set_recv_timeout(&self, timeout: Duration) -> io::Result<()> {
+        let tv = libc::timeval {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        };
+        sockopt::set(
+            &self.fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv,
+            "SO_RCVTIMEO",
+        )
     }
 
     /// Ask for a larger receive buffer: privileged (FORCE) first, then within rmem_max.
@@ -107,6 +120,37 @@ impl NlSocket {
 
     /// Receive one datagram, retrying on EINTR. EAGAIN/ENOBUFS come back as errors.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Datagram> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// Receive the kernel's next reply into `buf` (datagrams from other senders are skipped);
+    /// returns its length. `wait` false: only what is already queued. No reply in time (see
+    /// [`NlSocket::set_recv_timeout`]) is `TimedOut`, a reply cut by a short `buf` is
+    /// `InvalidData`; callers add what they were doing.
+    pub fn recv_reply(&self, buf: &mut [u8], wait: bool) -> io::Result<usize> {
+        let flags = if wait { 0 } else { libc::MSG_DONTWAIT };
+        loop {
+            let d = self.recv_flags(buf, flags).map_err(|e| {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    io::Error::new(io::ErrorKind::TimedOut, "no reply from the kernel")
+                } else {
+                    e
+                }
+            })?;
+            if d.sender != 0 {
+                continue;
+            }
+            if d.truncated {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "reply truncated",
+                ));
+            }
+            return Ok(d.len);
+        }
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: i32) -> io::Result<Datagram> {
         loop {
             // SAFETY: zeroed sockaddr_nl/msghdr/iovec are valid; pointers below outlive the call.
             let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
@@ -120,7 +164,7 @@ impl NlSocket {
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
             // SAFETY: `msg` describes valid memory for the duration of the call.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0) };
+            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, flags) };
             if n >= 0 {
                 return Ok(Datagram {
                     len: (n as usize).min(buf.len()),
@@ -140,6 +184,11 @@ impl AsRawFd for NlSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// A fresh, arbitrary first sequence number: keeps replies to a previous process' socket apart.
+pub(crate) fn initial_seq() -> u32 {
+    std::process::id().wrapping_mul(0x9E37_79B9)
 }
 
 /// Prefix an error with what we were doing, keeping its kind.

@@ -8,7 +8,9 @@
 //! `nft list table inet keepalived` prints the rules in its usual syntax.
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::sys::netlink::message::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, attrs};
+use crate::sys::netlink::message::{
+    self as nl, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, attrs, finish, push_attr as put,
+};
 
 /// Name of our table (family `inet`), as today's image names it.
 pub const TABLE: &str = "keepalived";
@@ -228,33 +230,10 @@ pub fn is_vrrp_table(table: &TableInfo, chains: &[ChainInfo], rules: &[RuleInfo]
 
 /// Start a message with its nfgenmsg; returns its offset for `finish`.
 fn begin(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> usize {
-    let start = buf.len();
-    buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(&flags.to_ne_bytes());
-    buf.extend_from_slice(&seq.to_ne_bytes());
-    buf.extend_from_slice(&0u32.to_ne_bytes()); // port 0: the kernel fills in ours
+    let start = nl::begin(buf, kind, flags, seq);
     buf.extend_from_slice(&[family, libc::NFNETLINK_V0 as u8]);
     buf.extend_from_slice(&res_id.to_be_bytes());
     start
-}
-
-/// Patch the length of the message started at `start`.
-fn finish(buf: &mut [u8], start: usize) {
-    let len = (buf.len() - start) as u32;
-    buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-}
-
-const fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-fn put(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = 4 + value.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(value);
-    buf.resize(buf.len() + align4(len) - len, 0);
 }
 
 fn put_str(buf: &mut Vec<u8>, kind: u16, s: &str) {
@@ -602,7 +581,7 @@ fn parse_verdict(d: &[u8]) -> Option<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::netlink::message::{NLMSG_ERROR, messages, parse_ack};
+    use crate::sys::netlink::message::{NLMSG_ERROR, messages, noise, parse_ack};
 
     /// The NFTA_RULE_EXPRESSIONS value `nft` 1.0.6 sent (strace) for
     /// `add rule inet keepalived filter ip daddr 224.0.0.18 accept` on x86_64.
@@ -874,14 +853,7 @@ mod tests {
         }
         let mut x = 0x9e37_79b9u32;
         for len in 0..400 {
-            let noise: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    (x & 0xff) as u8
-                })
-                .collect();
+            let noise = noise(&mut x, len);
             let _ = parse_rule(&noise);
             let _ = parse_chain(&noise);
             let _ = parse_table(&noise);

@@ -12,17 +12,16 @@
 pub mod message;
 
 use std::io;
-use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
 
 use self::message::{self as m, Batch};
 use crate::sys::netlink::message::{
     NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, messages, parse_ack, parse_done,
 };
-use crate::sys::sockopt;
+use crate::sys::netlink::socket::{NlSocket, initial_seq};
 
 /// How long to wait for each kernel reply before giving up.
-const REPLY_TIMEOUT_SECS: libc::time_t = 2;
+const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Receive buffer: large enough for any dump datagram the kernel builds (it caps them at 32 KiB).
 const RECV_BUF: usize = 64 * 1024;
 /// Dumps redone when the ruleset changed while they ran (NLM_F_DUMP_INTR).
@@ -76,8 +75,7 @@ impl Nack {
 
 /// A blocking NETLINK_NETFILTER socket with its request state.
 struct Nfnl {
-    fd: OwnedFd,
-    port: u32,
+    sock: NlSocket,
     seq: u32,
     buf: Vec<u8>,
     req: Vec<u8>,
@@ -93,106 +91,27 @@ fn malformed(e: impl std::fmt::Display, what: &str) -> io::Error {
 
 impl Nfnl {
     fn open() -> io::Result<Nfnl> {
-        let fd = sockopt::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_NETFILTER,
-        )
-        .map_err(|e| ctx(e, "socket(NETLINK_NETFILTER)"))?;
-        // Errors echo only the failing header and carry the kernel's text; both optional.
-        let one: i32 = 1;
-        let _ = sockopt::set(
-            &fd,
-            libc::SOL_NETLINK,
-            libc::NETLINK_CAP_ACK,
-            &one,
-            "NETLINK_CAP_ACK",
-        );
-        let _ = sockopt::set(
-            &fd,
-            libc::SOL_NETLINK,
-            libc::NETLINK_EXT_ACK,
-            &one,
-            "NETLINK_EXT_ACK",
-        );
-        let tv = libc::timeval {
-            tv_sec: REPLY_TIMEOUT_SECS,
-            tv_usec: 0,
-        };
-        sockopt::set(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv, "SO_RCVTIMEO")?;
-        // SAFETY: all-zero is a valid sockaddr_nl.
-        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sockopt::bind(&fd, &sa).map_err(|e| ctx(e, "bind"))?;
-        let mut len = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-        // SAFETY: `sa` and `len` are valid out-parameters of the right size.
-        let rc = unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut sa).cast(), &mut len) };
-        if rc < 0 {
-            return Err(ctx(io::Error::last_os_error(), "getsockname"));
-        }
+        let sock = NlSocket::open(libc::NETLINK_NETFILTER, 0, false)
+            .map_err(|e| ctx(e, "NETLINK_NETFILTER"))?;
+        sock.set_recv_timeout(REPLY_TIMEOUT)?;
         Ok(Nfnl {
-            fd,
-            port: sa.nl_pid,
-            // A fresh, arbitrary start keeps replies to a previous process' socket apart.
-            seq: std::process::id().wrapping_mul(0x9E37_79B9),
+            sock,
+            seq: initial_seq(),
             buf: vec![0; RECV_BUF],
             req: Vec::new(),
         })
     }
 
     fn send(&self, what: &str) -> io::Result<()> {
-        // SAFETY: all-zero is a valid sockaddr_nl; pid 0 = the kernel.
-        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sockopt::send_to(&self.fd, &self.req, 0, &sa).map_err(|e| ctx(e, what))
+        self.sock.send(&self.req).map_err(|e| ctx(e, what))
     }
 
     /// Receive one datagram from the kernel (others' are skipped); returns its length.
     /// `wait` false: only what is already queued (TimedOut when nothing is).
     fn recv(&mut self, what: &str, wait: bool) -> io::Result<usize> {
-        let flags = if wait {
-            libc::MSG_TRUNC
-        } else {
-            libc::MSG_TRUNC | libc::MSG_DONTWAIT
-        };
-        loop {
-            // SAFETY: all-zero is a valid sockaddr_nl.
-            let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-            let mut sa_len = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-            // MSG_TRUNC makes netlink return the full length, so a cut datagram shows.
-            // SAFETY: `buf`, `sa` and `sa_len` are valid for the sizes passed.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    flags,
-                    (&raw mut sa).cast(),
-                    &mut sa_len,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    io::ErrorKind::WouldBlock => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("nftables {what}: no reply from the kernel"),
-                        ));
-                    }
-                    _ => return Err(ctx(e, what)),
-                }
-            }
-            if sa.nl_pid != 0 {
-                continue;
-            }
-            let n = n as usize;
-            if n > self.buf.len() {
-                return Err(malformed("reply truncated", what));
-            }
-            return Ok(n);
-        }
+        self.sock
+            .recv_reply(&mut self.buf, wait)
+            .map_err(|e| ctx(e, what))
     }
 
     /// Our table's description, or `None` if it does not exist.
@@ -207,7 +126,7 @@ impl Nfnl {
             let n = self.recv(what, true)?;
             for msg in messages(&self.buf[..n]) {
                 let msg = msg.map_err(|e| malformed(e, what))?;
-                if msg.seq != seq || msg.port != self.port {
+                if msg.seq != seq || msg.port != self.sock.port() {
                     continue;
                 }
                 match msg.kind {
@@ -251,7 +170,7 @@ impl Nfnl {
                 let n = self.recv(what, true)?;
                 for msg in messages(&self.buf[..n]) {
                     let msg = msg.map_err(|e| malformed(e, what))?;
-                    if msg.seq != seq || msg.port != self.port {
+                    if msg.seq != seq || msg.port != self.sock.port() {
                         continue;
                     }
                     interrupted |= msg.flags & NLM_F_DUMP_INTR != 0;
@@ -311,7 +230,7 @@ impl Nfnl {
             };
             for msg in messages(&self.buf[..n]) {
                 let msg = msg.map_err(|e| malformed(e, what))?;
-                if msg.kind != NLMSG_ERROR || msg.port != self.port {
+                if msg.kind != NLMSG_ERROR || msg.port != self.sock.port() {
                     continue;
                 }
                 let ack = parse_ack(&msg).map_err(|e| malformed(e, what))?;
