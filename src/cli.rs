@@ -35,8 +35,14 @@ const EXIT_FAILURE: i32 = 1;
 
 pub fn main() -> i32 {
     let mut args: Vec<OsString> = std::env::args_os().collect();
-    let argv0 = if args.is_empty() { OsString::new() } else { args.remove(0) };
-    let called_as = std::path::Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned());
+    let argv0 = if args.is_empty() {
+        OsString::new()
+    } else {
+        args.remove(0)
+    };
+    let called_as = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
     if called_as.as_deref() == Some("pgrep") {
         return crate::pgrep::main(args);
     }
@@ -82,7 +88,12 @@ fn usage_error(msg: &str) -> i32 {
 /// the strict parsers then reject with the variable's name.
 fn environment() -> BTreeMap<String, String> {
     std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
         .collect()
 }
 
@@ -122,7 +133,11 @@ fn load() -> Result<(Plan, Host, Rtnl), Failure> {
 fn config(keepalived: bool) -> i32 {
     match load() {
         Ok((plan, _, _)) => {
-            let text = if keepalived { plan.render_keepalived_conf() } else { plan.render_summary() };
+            let text = if keepalived {
+                plan.render_keepalived_conf()
+            } else {
+                plan.render_summary()
+            };
             print!("{text}");
             0
         }
@@ -139,8 +154,16 @@ fn cleanup() -> i32 {
             Ok(loaded) => loaded,
             Err(f) => return f.report(),
         };
-        let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
-        log::line(&format!("Releasing VIPs (interface {}): {}", plan.interface, join(&vips)));
+        let vips: Vec<IpAddr> = plan
+            .instances
+            .iter()
+            .flat_map(|i| i.vips.iter().copied())
+            .collect();
+        log::line(&format!(
+            "Releasing VIPs (interface {}): {}",
+            plan.interface,
+            join(&vips)
+        ));
         if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
             status = Failure::Host(format!("cannot remove VIPs: {e}")).report();
         }
@@ -153,13 +176,20 @@ fn cleanup() -> i32 {
     match crate::sys::nftables::delete_vrrp_table() {
         Ok(true) => log::line("Removed nftables table inet keepalived"),
         Ok(false) => {}
-        Err(e) => status = Failure::Host(format!("cannot remove nftables table inet keepalived: {e}")).report(),
+        Err(e) => {
+            status =
+                Failure::Host(format!("cannot remove nftables table inet keepalived: {e}")).report()
+        }
     }
     status
 }
 
 fn join(addrs: &[IpAddr]) -> String {
-    addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
+    addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The address our adverts of one family come from: the configured override, else the
@@ -170,22 +200,34 @@ fn source_address(plan: &Plan, host: &Host, v6: bool) -> Result<IpAddr, Failure>
     } else {
         ("UNICAST_SOURCE_IPADDRESS", plan.unicast_src)
     };
-    let fallback = if v6 { host.link_local.map(IpAddr::V6) } else { plan.node_ipv4.map(IpAddr::V4) };
-    configured.filter(|a| a.is_ipv6() == v6).or(fallback).ok_or_else(|| {
-        Failure::Config(ConfigError {
-            var: if configured.is_some() { var } else { "OPENSHIFT_HA_NETWORK_INTERFACE" },
-            item: plan.interface.clone(),
-            expected: format!(
-                "an interface with {} address (VRRP adverts need a source address)",
-                if v6 { "a link-local IPv6" } else { "an IPv4" }
-            ),
+    let fallback = if v6 {
+        host.link_local.map(IpAddr::V6)
+    } else {
+        plan.node_ipv4.map(IpAddr::V4)
+    };
+    configured
+        .filter(|a| a.is_ipv6() == v6)
+        .or(fallback)
+        .ok_or_else(|| {
+            Failure::Config(ConfigError {
+                var: if configured.is_some() {
+                    var
+                } else {
+                    "OPENSHIFT_HA_NETWORK_INTERFACE"
+                },
+                item: plan.interface.clone(),
+                expected: format!(
+                    "an interface with {} address (VRRP adverts need a source address)",
+                    if v6 { "a link-local IPv6" } else { "an IPv4" }
+                ),
+            })
         })
-    })
 }
 
 /// Exit 2 naming the capability, before anything is touched (contract: least privilege).
 fn check_capabilities() -> Result<(), Failure> {
-    let mask = crate::sys::capabilities::effective().map_err(|e| Failure::Host(format!("cannot read capabilities: {e}")))?;
+    let mask = crate::sys::capabilities::effective()
+        .map_err(|e| Failure::Host(format!("cannot read capabilities: {e}")))?;
     match crate::sys::capabilities::missing(mask).first() {
         None => Ok(()),
         Some(name) => Err(Failure::Config(ConfigError {
@@ -208,7 +250,9 @@ fn report_scripts(plan: &Plan) {
     };
     let notify = plan.notify.as_ref().map(|s| ("notify", s));
     for (role, script) in check.into_iter().chain(notify) {
-        let Some(program) = script.argv.first() else { continue };
+        let Some(program) = script.argv.first() else {
+            continue;
+        };
         // Logs once how the script will run when its interpreter is only in the host root,
         // or that it cannot run at all.
         crate::sys::host_root::resolve(program);
@@ -221,30 +265,48 @@ fn report_scripts(plan: &Plan) {
         if let Err(e) = crate::sys::script_check::refuse_implicit_shell(path) {
             log::line(&format!("{role} script cannot run: {e}"));
         } else if let Err(e) = std::fs::metadata(path) {
-            log::line(&format!("{role} script {program} cannot run: {e}; every run will fail until it exists"));
+            log::line(&format!(
+                "{role} script {program} cannot run: {e}; every run will fail until it exists"
+            ));
         }
     }
 }
 
 /// Best effort, as today's image: QE tests and operators read the generated keepalived.conf.
 fn write_keepalived_conf(plan: &Plan) {
-    let Some(path) = &plan.keepalived_conf else { return };
+    let Some(path) = &plan.keepalived_conf else {
+        return;
+    };
     let path = std::path::Path::new(path);
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(path, plan.render_keepalived_conf()));
     if let Err(e) = written {
-        log::line(&format!("cannot write {} (not needed to run): {e}", path.display()));
+        log::line(&format!(
+            "cannot write {} (not needed to run): {e}",
+            path.display()
+        ));
     }
 }
 
 /// The documented liveness probe is `pgrep keepalived`, which matches the process name.
 fn set_process_name() {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    let rc = unsafe { libc::prctl(libc::PR_SET_NAME, c"keepalived".as_ptr() as libc::c_ulong, 0, 0, 0) };
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_NAME,
+            c"keepalived".as_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     if rc != 0 {
-        log::line(&format!("cannot set the process name: {}", std::io::Error::last_os_error()));
+        log::line(&format!(
+            "cannot set the process name: {}",
+            std::io::Error::last_os_error()
+        ));
     }
 }
 
@@ -256,12 +318,22 @@ fn run() -> i32 {
     if let Err(f) = check_capabilities() {
         return f.report();
     }
-    let has = |v6: bool| plan.instances.iter().any(|i| i.vips.first().is_some_and(|a| a.is_ipv6() == v6));
-    let src4 = match has(false).then(|| source_address(&plan, &host, false)).transpose() {
+    let has = |v6: bool| {
+        plan.instances
+            .iter()
+            .any(|i| i.vips.first().is_some_and(|a| a.is_ipv6() == v6))
+    };
+    let src4 = match has(false)
+        .then(|| source_address(&plan, &host, false))
+        .transpose()
+    {
         Ok(src) => src,
         Err(f) => return f.report(),
     };
-    let src6 = match has(true).then(|| source_address(&plan, &host, true)).transpose() {
+    let src6 = match has(true)
+        .then(|| source_address(&plan, &host, true))
+        .transpose()
+    {
         Ok(src) => src,
         Err(f) => return f.report(),
     };
@@ -277,25 +349,58 @@ fn run() -> i32 {
         Err(e) => return Failure::Host(format!("cannot set up signal handling: {e}")).report(),
     };
     if let Err(e) = process::become_subreaper() {
-        log::line(&format!("cannot become child subreaper (orphaned script children may linger): {e}"));
+        log::line(&format!(
+            "cannot become child subreaper (orphaned script children may linger): {e}"
+        ));
     }
     // Stale VIPs of a previous run (SIGKILL, crash) must not stay on this node.
-    let vips: Vec<IpAddr> = plan.instances.iter().flat_map(|i| i.vips.iter().copied()).collect();
+    let vips: Vec<IpAddr> = plan
+        .instances
+        .iter()
+        .flat_map(|i| i.vips.iter().copied())
+        .collect();
     if let Err(e) = rtnl.del_addrs(host.link.index, &vips) {
         log::line(&format!("cannot remove stale VIPs: {e}"));
     }
-    let as_v4 = |a: IpAddr| if let IpAddr::V4(v4) = a { Some(v4) } else { None };
-    let as_v6 = |a: IpAddr| if let IpAddr::V6(v6) = a { Some(v6) } else { None };
+    let as_v4 = |a: IpAddr| {
+        if let IpAddr::V4(v4) = a {
+            Some(v4)
+        } else {
+            None
+        }
+    };
+    let as_v6 = |a: IpAddr| {
+        if let IpAddr::V6(v6) = a {
+            Some(v6)
+        } else {
+            None
+        }
+    };
     if plan.firewall {
         match crate::sys::nftables::ensure_vrrp_table() {
-            Ok(true) => log::line("nftables table inet keepalived now accepts VRRP (224.0.0.18, ff02::12, protocol 112)"),
+            Ok(true) => log::line(
+                "nftables table inet keepalived now accepts VRRP (224.0.0.18, ff02::12, protocol 112)",
+            ),
             Ok(false) => log::line("nftables table inet keepalived already accepts VRRP"),
-            Err(e) => log::line(&format!("cannot set up nftables table inet keepalived (VRRP may be filtered): {e}")),
+            Err(e) => log::line(&format!(
+                "cannot set up nftables table inet keepalived (VRRP may be filtered): {e}"
+            )),
         }
     }
-    let sender = match Sender::open(&plan, &host.link, src4.and_then(as_v4), src6.and_then(as_v6)) {
+    let sender = match Sender::open(
+        &plan,
+        &host.link,
+        src4.and_then(as_v4),
+        src6.and_then(as_v6),
+    ) {
         Ok(s) => s,
-        Err(e) => return Failure::Host(format!("cannot open VRRP sockets on {}: {e}", host.link.name)).report(),
+        Err(e) => {
+            return Failure::Host(format!(
+                "cannot open VRRP sockets on {}: {e}",
+                host.link.name
+            ))
+            .report();
+        }
     };
     match Daemon::new(plan, &host, signals, rtnl, sender) {
         Ok(mut daemon) => daemon.run(),

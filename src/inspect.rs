@@ -9,12 +9,16 @@ use std::time::{Duration, SystemTime};
 pub const PROBE_MAX_AGE: Duration = Duration::from_secs(5);
 
 fn status_path() -> String {
-    std::env::var(STATUS_FILE).ok().filter(|p| !p.trim().is_empty() && p != "none").unwrap_or(DEFAULT_STATUS_FILE.into())
+    std::env::var(STATUS_FILE)
+        .ok()
+        .filter(|p| !p.trim().is_empty() && p != "none")
+        .unwrap_or(DEFAULT_STATUS_FILE.into())
 }
 
 fn read() -> Result<Status, String> {
     let path = status_path();
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e} (is the daemon running?)"))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {path}: {e} (is the daemon running?)"))?;
     Ok(Status::parse(&text))
 }
 
@@ -46,16 +50,31 @@ pub fn judge(s: &Status, alive: bool, now_ms: u64) -> Result<String, String> {
     }
     let age = Duration::from_millis(now_ms.saturating_sub(s.heartbeat_ms));
     if age > PROBE_MAX_AGE {
-        return Err(format!("daemon pid {} has not turned its event loop for {} s", s.pid, age.as_secs()));
+        return Err(format!(
+            "daemon pid {} has not turned its event loop for {} s",
+            s.pid,
+            age.as_secs()
+        ));
     }
-    Ok(format!("ok: pid {}, heartbeat {} ms ago", s.pid, age.as_millis()))
+    Ok(format!(
+        "ok: pid {}, heartbeat {} ms ago",
+        s.pid,
+        age.as_millis()
+    ))
 }
 
 /// Prints the instance table, or JSON with `--json`.
 pub fn status(json: bool) -> i32 {
     match read() {
         Ok(s) => {
-            print!("{}", if json { render_json(&s) } else { render_table(&s, unix_ms(SystemTime::now())) });
+            print!(
+                "{}",
+                if json {
+                    render_json(&s)
+                } else {
+                    render_table(&s, unix_ms(SystemTime::now()))
+                }
+            );
             0
         }
         Err(why) => {
@@ -69,7 +88,11 @@ pub fn status(json: bool) -> i32 {
 pub fn render_table(s: &Status, now_ms: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "pid {}  check: {}", s.pid, s.check);
-    let _ = writeln!(out, "{:<28} {:>4} {:<7} {:>4} {:<26} {:>8}  {:<20} WHY", "NAME", "VRID", "STATE", "PRIO", "MASTER", "SINCE", "VIPS");
+    let _ = writeln!(
+        out,
+        "{:<28} {:>4} {:<7} {:>4} {:<26} {:>8}  {:<20} WHY",
+        "NAME", "VRID", "STATE", "PRIO", "MASTER", "SINCE", "VIPS"
+    );
     for i in &s.instances {
         let since = Duration::from_millis(now_ms.saturating_sub(i.since_ms)).as_secs();
         let _ = writeln!(
@@ -112,7 +135,11 @@ pub fn render_json(s: &Status) -> String {
             )
         })
         .collect();
-    let counters: Vec<String> = s.counters.iter().map(|(k, n)| format!("{}:{n}", json_str(k))).collect();
+    let counters: Vec<String> = s
+        .counters
+        .iter()
+        .map(|(k, n)| format!("{}:{n}", json_str(k)))
+        .collect();
     format!(
         "{{\"pid\":{},\"heartbeat_ms\":{},\"check\":{},\"instances\":[{}],\"counters\":{{{}}}}}\n",
         s.pid,
@@ -177,13 +204,18 @@ mod tests {
     fn json_is_escaped_and_complete() {
         let j = render_json(&sample());
         assert!(j.contains("\"why\":\"say \\\"hi\\\"\""), "{j}");
-        assert!(j.contains("\"master\":\"192.0.2.11\"") && j.contains("\"counters\":{\"accepted\":3}"));
+        assert!(
+            j.contains("\"master\":\"192.0.2.11\"") && j.contains("\"counters\":{\"accepted\":3}")
+        );
         assert!(j.starts_with('{') && j.ends_with("}\n"));
     }
 
     #[test]
     fn table_shows_age_of_last_transition() {
         let t = render_table(&sample(), 10_000);
-        assert!(t.contains("ipfailover_VIP_1") && t.contains("      6s"), "{t}");
+        assert!(
+            t.contains("ipfailover_VIP_1") && t.contains("      6s"),
+            "{t}"
+        );
     }
 }

@@ -29,7 +29,9 @@ fn timestamp() -> String {
 
 fn format_c_time(tm: &libc::tm) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let day = DAYS.get(tm.tm_wday as usize).unwrap_or(&"???");
     let month = MONTHS.get(tm.tm_mon as usize).unwrap_or(&"???");
     format!(
@@ -55,12 +57,21 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub fn new(burst: u32, period: Duration) -> RateLimit {
-        RateLimit { period, burst, window_start: None, passed: 0, suppressed: 0 }
+        RateLimit {
+            period,
+            burst,
+            window_start: None,
+            passed: 0,
+            suppressed: 0,
+        }
     }
 
     /// `Some(n)` when the caller may log now; `n` lines were suppressed since the last one.
     pub fn allow(&mut self, now: Instant) -> Option<u64> {
-        if self.window_start.is_none_or(|s| now.duration_since(s) >= self.period) {
+        if self
+            .window_start
+            .is_none_or(|s| now.duration_since(s) >= self.period)
+        {
             self.window_start = Some(now);
             self.passed = 0;
         }
@@ -82,7 +93,9 @@ mod tests {
     fn c_locale_time_matches_keepalived_console_format() {
         // SAFETY: an all-zero tm is a valid value to fill in.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        (tm.tm_wday, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year) = (3, 6, 22, 17, 15, 52, 126);
+        (
+            tm.tm_wday, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year,
+        ) = (3, 6, 22, 17, 15, 52, 126);
         assert_eq!(format_c_time(&tm), "Wed Jul 22 17:15:52 2026");
         tm.tm_mday = 3;
         assert_eq!(format_c_time(&tm), "Wed Jul  3 17:15:52 2026");

@@ -18,17 +18,36 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             "-f" | "--full" => full = true,
             "-o" | "--oldest" => pick = Some(Pick::Oldest),
             "-n" | "--newest" => pick = Some(Pick::Newest),
-            s if s.starts_with('-') && s.len() > 1 => return usage(&format!("unsupported option {s}")),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return usage(&format!("unsupported option {s}"));
+            }
             _ if pattern.is_some() => return usage("only one pattern is supported"),
             _ => pattern = Some(arg),
         }
     }
-    let Some(pattern) = pattern else { return usage("no pattern given") };
+    let Some(pattern) = pattern else {
+        return usage("no pattern given");
+    };
     let me = std::process::id();
-    let mut found: Vec<Proc> = processes().into_iter().filter(|p| p.pid != me && matches(&pattern, p.text(full))).collect();
+    let mut found: Vec<Proc> = processes()
+        .into_iter()
+        .filter(|p| p.pid != me && matches(&pattern, p.text(full)))
+        .collect();
     match pick {
-        Some(Pick::Oldest) => found = found.into_iter().min_by_key(|p| (p.start, p.pid)).into_iter().collect(),
-        Some(Pick::Newest) => found = found.into_iter().max_by_key(|p| (p.start, p.pid)).into_iter().collect(),
+        Some(Pick::Oldest) => {
+            found = found
+                .into_iter()
+                .min_by_key(|p| (p.start, p.pid))
+                .into_iter()
+                .collect()
+        }
+        Some(Pick::Newest) => {
+            found = found
+                .into_iter()
+                .max_by_key(|p| (p.start, p.pid))
+                .into_iter()
+                .collect()
+        }
         None => {}
     }
     for p in &found {
@@ -62,7 +81,9 @@ impl Proc {
 }
 
 fn processes() -> Vec<Proc> {
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
         .filter_map(read_proc)
@@ -74,8 +95,15 @@ fn read_proc(pid: u32) -> Option<Proc> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (comm, start) = parse_stat(&stat)?;
     let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let cmdline = String::from_utf8_lossy(&raw).trim_end_matches('\0').replace('\0', " ");
-    Some(Proc { pid, comm, cmdline, start })
+    let cmdline = String::from_utf8_lossy(&raw)
+        .trim_end_matches('\0')
+        .replace('\0', " ");
+    Some(Proc {
+        pid,
+        comm,
+        cmdline,
+        start,
+    })
 }
 
 /// `comm` sits between the first `(` and the last `)`; it may itself contain both.
@@ -84,7 +112,12 @@ fn parse_stat(stat: &str) -> Option<(String, u64)> {
     let close = stat.rfind(')')?;
     let comm = stat.get(open + 1..close)?.to_string();
     // After ") ": state is field 3, so starttime (field 22) is the 20th word.
-    let start = stat.get(close + 1..)?.split_whitespace().nth(19)?.parse().ok()?;
+    let start = stat
+        .get(close + 1..)?
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
     Some((comm, start))
 }
 

@@ -123,7 +123,10 @@ fn harness_builds_a_lan_and_cleans_up() {
     let p = lan.spawn(
         0,
         "/bin/sh",
-        &["-c", &format!("mkdir -p /etc/keepalived && echo x > /etc/keepalived/{marker} && cat /etc/keepalived/{marker}")],
+        &[
+            "-c",
+            &format!("mkdir -p /etc/keepalived && echo x > /etc/keepalived/{marker} && cat /etc/keepalived/{marker}"),
+        ],
         &Env::default(),
     );
     let st = p.wait_exit(Duration::from_secs(5)).expect("sh exits");

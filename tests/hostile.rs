@@ -40,8 +40,15 @@ const FLOOD_MIN: Duration = Duration::from_secs(8);
 const FLOOD_MAX: Duration = Duration::from_secs(30);
 
 /// Reject kinds that also count as `vrid_collision` (`daemon::receive::is_collision`).
-const COLLISION_KINDS: [&str; 7] =
-    ["version", "auth_type", "auth_type_mismatch", "password", "interval", "addr_count", "addr_list"];
+const COLLISION_KINDS: [&str; 7] = [
+    "version",
+    "auth_type",
+    "auth_type_mismatch",
+    "password",
+    "interval",
+    "addr_count",
+    "addr_list",
+];
 
 fn env() -> Env {
     Env::lan(&VIP.to_string()).set("OPENSHIFT_HA_MONITOR_PORT", 0)

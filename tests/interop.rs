@@ -474,7 +474,8 @@ fn wrong_password_is_rejected_by_both_kinds() {
     );
     assert!(kl.contains("invalid passwd"), "keepalived: {kl}");
     assert!(
-        il.contains("received an invalid passwd!") && il.contains("VRID 11 collision: adverts from 192.0.2.10"),
+        il.contains("received an invalid passwd!")
+            && il.contains("VRID 11 collision: adverts from 192.0.2.10"),
         "ours: {il}"
     );
     let both = wait_until(Duration::from_secs(3), Duration::from_millis(100), || {

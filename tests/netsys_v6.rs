@@ -248,7 +248,7 @@ fn vrrpv3_multicast_between_namespaces() {
                 len: good.len(),
                 src: a.link_local,
                 dst: GROUP_V6,
-                hop_limit: 255,
+                hop_limit: 255
             }
         );
         // The kernel's checksum is the one our codec computes and verifies.

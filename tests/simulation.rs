@@ -128,22 +128,35 @@ impl Lan {
             if to == from {
                 continue;
             }
-            let copies = if !self.healthy_net && self.rng.chance(self.dup) { 2 } else { 1 };
+            let copies = if !self.healthy_net && self.rng.chance(self.dup) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
-                if !self.healthy_net && (self.rng.chance(self.loss) || self.side[to] != self.side[from]) {
+                if !self.healthy_net
+                    && (self.rng.chance(self.loss) || self.side[to] != self.side[from])
+                {
                     continue;
                 }
                 // Up to 5 ms of jitter reorders adverts from different senders.
-                let at = (self.now + MS * (1 + self.rng.below(5) as u32)).max(self.last_delivery[from][to]);
+                let at = (self.now + MS * (1 + self.rng.below(5) as u32))
+                    .max(self.last_delivery[from][to]);
                 self.last_delivery[from][to] = at;
                 self.seq += 1;
-                self.queue.push(Reverse((at, self.seq, Msg::Advert { to, from, prio })));
+                self.queue
+                    .push(Reverse((at, self.seq, Msg::Advert { to, from, prio })));
             }
         }
     }
 
     fn next_time(&self) -> Option<Duration> {
-        let timers = self.nodes.iter().filter(|n| n.alive).filter_map(|n| n.machine.next_deadline()).min();
+        let timers = self
+            .nodes
+            .iter()
+            .filter(|n| n.alive)
+            .filter_map(|n| n.machine.next_deadline())
+            .min();
         let msg = self.queue.peek().map(|Reverse((t, _, _))| *t);
         [timers, msg].into_iter().flatten().min()
     }
@@ -160,12 +173,19 @@ impl Lan {
                 let Msg::Advert { to, from, prio } = msg;
                 if self.nodes[to].alive {
                     let from_addr = self.nodes[from].addr;
-                    let a = self.nodes[to].machine.on_advert(self.now, from_addr, prio, 100);
+                    let a = self.nodes[to]
+                        .machine
+                        .on_advert(self.now, from_addr, prio, 100);
                     self.apply(to, a);
                 }
             }
             for i in 0..self.nodes.len() {
-                if self.nodes[i].alive && self.nodes[i].machine.next_deadline().is_some_and(|d| d <= self.now) {
+                if self.nodes[i].alive
+                    && self.nodes[i]
+                        .machine
+                        .next_deadline()
+                        .is_some_and(|d| d <= self.now)
+                {
                     let a = self.nodes[i].machine.on_timeout(self.now);
                     self.apply(i, a);
                 }
@@ -178,7 +198,13 @@ impl Lan {
     fn check_vip_matches_state(&self) {
         for (i, n) in self.nodes.iter().enumerate() {
             let master = n.alive && n.machine.state() == State::Master;
-            assert_eq!(n.holds_vip, master, "node {i} holds VIP {} but is {:?}", n.holds_vip, n.machine.state());
+            assert_eq!(
+                n.holds_vip,
+                master,
+                "node {i} holds VIP {} but is {:?}",
+                n.holds_vip,
+                n.machine.state()
+            );
         }
     }
 
@@ -188,11 +214,17 @@ impl Lan {
     }
 
     fn masters(&self) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|&i| self.nodes[i].alive && self.nodes[i].machine.state() == State::Master).collect()
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive && self.nodes[i].machine.state() == State::Master)
+            .collect()
     }
 
     fn set_fault(&mut self, i: usize, fault: bool) {
-        let why = if fault { Why::Down("simulated check failure".into()) } else { Why::Up };
+        let why = if fault {
+            Why::Down("simulated check failure".into())
+        } else {
+            Why::Up
+        };
         let a = self.nodes[i].machine.set_fault(self.now, fault, why);
         self.apply(i, a);
     }
@@ -212,7 +244,11 @@ impl Lan {
 }
 
 fn max_mdi(priorities: &[u8]) -> Duration {
-    priorities.iter().map(|&p| master_down_interval(Version::V2, p, 100)).max().unwrap_or_default()
+    priorities
+        .iter()
+        .map(|&p| master_down_interval(Version::V2, p, 100))
+        .max()
+        .unwrap_or_default()
 }
 
 /// One seeded schedule: random chaos for a while, then healing and the invariants.
@@ -267,31 +303,58 @@ fn schedule(seed: u64) {
     }
     let healed = lan.now;
     // A preemption already under way may legitimately complete up to its delay later.
-    let delay = if let Preemption::Delay(d) = preemption { d } else { Duration::ZERO };
+    let delay = if let Preemption::Delay(d) = preemption {
+        d
+    } else {
+        Duration::ZERO
+    };
     lan.run_until(healed + max_mdi(&priorities) + Duration::from_secs(1) + delay + 10 * MS);
     let masters = lan.masters();
-    assert_eq!(masters.len(), 1, "masters {masters:?} after healing ({priorities:?}, {preemption:?})\n{}", lan.tail());
+    assert_eq!(
+        masters.len(),
+        1,
+        "masters {masters:?} after healing ({priorities:?}, {preemption:?})\n{}",
+        lan.tail()
+    );
     if preemption == Preemption::Preempt {
         lan.run_until(healed + 2 * max_mdi(&priorities) + 10 * MS);
         let best = (0..n).max_by_key(|&i| priorities[i]).unwrap_or(0);
-        assert_eq!(lan.masters(), vec![best], "highest of {priorities:?} must win with preempt\n{}", lan.tail());
+        assert_eq!(
+            lan.masters(),
+            vec![best],
+            "highest of {priorities:?} must win with preempt\n{}",
+            lan.tail()
+        );
     }
     // A graceful stop of the master hands over within Skew_Time (+ delivery delay).
     let old = lan.masters()[0];
     lan.stop(old);
     let stopped = lan.now;
-    let next_best = (0..n).filter(|&i| i != old).max_by_key(|&i| priorities[i]).unwrap_or(0);
+    let next_best = (0..n)
+        .filter(|&i| i != old)
+        .max_by_key(|&i| priorities[i])
+        .unwrap_or(0);
     let bound = skew_time(Version::V2, priorities[next_best], 100) + 10 * MS;
     lan.run_until(stopped + bound);
     let masters = lan.masters();
-    assert_eq!(masters.len(), 1, "hand-off after stop of node {old}: masters {masters:?} within {bound:?}\n{}", lan.tail());
+    assert_eq!(
+        masters.len(),
+        1,
+        "hand-off after stop of node {old}: masters {masters:?} within {bound:?}\n{}",
+        lan.tail()
+    );
     // A crash is noticed within Master_Down_Interval.
     let old = masters[0];
     if n > 2 {
         lan.crash(old);
         let crashed = lan.now;
         lan.run_until(crashed + max_mdi(&priorities) + 10 * MS);
-        assert_eq!(lan.masters().len(), 1, "takeover after crash of node {old}\n{}", lan.tail());
+        assert_eq!(
+            lan.masters().len(),
+            1,
+            "takeover after crash of node {old}\n{}",
+            lan.tail()
+        );
     }
 }
 
@@ -299,12 +362,18 @@ fn schedule(seed: u64) {
 fn thousands_of_seeded_schedules_keep_the_invariants() {
     let seeds: Vec<u64> = match std::env::var("SIM_SEED") {
         Ok(s) => vec![s.parse().expect("SIM_SEED must be a number")],
-        Err(_) => (1..=std::env::var("SIM_SCHEDULES").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000)).collect(),
+        Err(_) => (1..=std::env::var("SIM_SCHEDULES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000))
+            .collect(),
     };
     for seed in &seeds {
         let result = std::panic::catch_unwind(|| schedule(*seed));
         if let Err(e) = result {
-            eprintln!("simulation failed with seed {seed}; replay: SIM_SEED={seed} cargo test --test simulation");
+            eprintln!(
+                "simulation failed with seed {seed}; replay: SIM_SEED={seed} cargo test --test simulation"
+            );
             std::panic::resume_unwind(e);
         }
     }

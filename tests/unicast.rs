@@ -242,20 +242,52 @@ fn unicast_source_address_is_honoured() {
     let lan = Lan::new(2);
     for i in 0..2 {
         lan.drop_vrrp_multicast(i);
-        common::run("ip", &["-n", lan.node_ns(i), "addr", "add", &format!("198.51.100.{}/24", 10 + i), "dev", "eth0"]);
+        common::run(
+            "ip",
+            &[
+                "-n",
+                lan.node_ns(i),
+                "addr",
+                "add",
+                &format!("198.51.100.{}/24", 10 + i),
+                "dev",
+                "eth0",
+            ],
+        );
     }
     let base = Env::lan("192.0.2.201")
         .set("OPENSHIFT_HA_MONITOR_PORT", 0)
         .set("OPENSHIFT_HA_PREEMPTION", "preempt")
         .set("OPENSHIFT_HA_UNICAST_PEERS", "198.51.100.10,198.51.100.11");
-    let daemons: Vec<Daemon> =
-        (0..2).map(|i| lan.start(i, &base.clone().set("UNICAST_SOURCE_IPADDRESS", format!("198.51.100.{}", 10 + i)))).collect();
+    let daemons: Vec<Daemon> = (0..2)
+        .map(|i| {
+            lan.start(
+                i,
+                &base
+                    .clone()
+                    .set("UNICAST_SOURCE_IPADDRESS", format!("198.51.100.{}", 10 + i)),
+            )
+        })
+        .collect();
     let vip = common::ip("192.0.2.201");
-    assert!(wait_until(CONVERGE, POLL, || lan.holders(vip) == vec![0]).is_some(), "{:?}", lan.snapshot().0);
+    assert!(
+        wait_until(CONVERGE, POLL, || lan.holders(vip) == vec![0]).is_some(),
+        "{:?}",
+        lan.snapshot().0
+    );
     let master_seen = wait_until(Duration::from_secs(3), Duration::from_millis(100), || {
-        std::fs::read_to_string(&daemons[1].status_path)
-            .is_ok_and(|s| s.lines().any(|l| l.starts_with("instance\t") && l.contains("\tBACKUP\t") && l.contains("\t198.51.100.10\t")))
+        std::fs::read_to_string(&daemons[1].status_path).is_ok_and(|s| {
+            s.lines().any(|l| {
+                l.starts_with("instance\t")
+                    && l.contains("\tBACKUP\t")
+                    && l.contains("\t198.51.100.10\t")
+            })
+        })
     });
-    assert!(master_seen.is_some(), "the backup must see adverts from 198.51.100.10:\n{}", std::fs::read_to_string(&daemons[1].status_path).unwrap_or_default());
+    assert!(
+        master_seen.is_some(),
+        "the backup must see adverts from 198.51.100.10:\n{}",
+        std::fs::read_to_string(&daemons[1].status_path).unwrap_or_default()
+    );
     holders_stay(&lan, vip, &[0], Duration::from_secs(2));
 }

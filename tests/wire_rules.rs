@@ -62,7 +62,10 @@ impl Injector {
                 thread::sleep(Duration::from_secs(1));
             }
         });
-        Injector { stop, thread: Some(thread) }
+        Injector {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -77,7 +80,12 @@ impl Drop for Injector {
 
 fn state(d: &Daemon) -> String {
     let status = std::fs::read_to_string(&d.status_path).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("instance\t")).and_then(|l| l.split('\t').nth(2)).unwrap_or("").to_string()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("instance\t"))
+        .and_then(|l| l.split('\t').nth(2))
+        .unwrap_or("")
+        .to_string()
 }
 
 fn counter(d: &Daemon, kind: &str) -> u64 {
@@ -90,7 +98,9 @@ fn counter(d: &Daemon, kind: &str) -> u64 {
 }
 
 fn env(vips: &str) -> Env {
-    Env::lan(vips).set("OPENSHIFT_HA_MONITOR_PORT", 0).set("OPENSHIFT_HA_PREEMPTION", "preempt")
+    Env::lan(vips)
+        .set("OPENSHIFT_HA_MONITOR_PORT", 0)
+        .set("OPENSHIFT_HA_PREEMPTION", "preempt")
 }
 
 #[test]
@@ -101,11 +111,21 @@ fn equal_priority_in_backup_is_not_preempted() {
     thread::sleep(Duration::from_millis(200));
     let d = lan.start(0, &env("192.0.2.201"));
     thread::sleep(Duration::from_secs(7));
-    assert_eq!(state(&d), "BACKUP", "equal priority must not be preempted in BACKUP:\n{}", d.stderr());
+    assert_eq!(
+        state(&d),
+        "BACKUP",
+        "equal priority must not be preempted in BACKUP:\n{}",
+        d.stderr()
+    );
     assert!(lan.holders(common::ip("192.0.2.201")).is_empty());
-    assert!(counter(&d, "accepted") >= 5, "the equal-priority adverts are valid");
+    assert!(
+        counter(&d, "accepted") >= 5,
+        "the equal-priority adverts are valid"
+    );
     drop(inj);
-    let took = wait_until(Duration::from_millis(4500), POLL, || lan.holders(common::ip("192.0.2.201")) == vec![0]);
+    let took = wait_until(Duration::from_millis(4500), POLL, || {
+        lan.holders(common::ip("192.0.2.201")) == vec![0]
+    });
     assert!(took.is_some(), "master once the other one falls silent");
 }
 
@@ -118,20 +138,43 @@ fn vip_order_does_not_matter_but_the_set_does() {
     thread::sleep(Duration::from_millis(200));
     let d = lan.start(0, &env);
     thread::sleep(Duration::from_secs(6));
-    assert_eq!(state(&d), "BACKUP", "the same set in another order is a valid advert:\n{}", d.stderr());
+    assert_eq!(
+        state(&d),
+        "BACKUP",
+        "the same set in another order is a valid advert:\n{}",
+        d.stderr()
+    );
     assert!(counter(&d, "accepted") >= 4);
     drop(inj);
     // Same count, one address different: rejected, so the node takes over.
-    let _other = Injector::start(&lan, datagram(LOWER_ADDR, &advert(254, &[vip(201), vip(202), vip(204)])));
+    let _other = Injector::start(
+        &lan,
+        datagram(LOWER_ADDR, &advert(254, &[vip(201), vip(202), vip(204)])),
+    );
     let took = wait_until(Duration::from_secs(6), POLL, || state(&d) == "MASTER");
-    assert!(took.is_some(), "a different VIP set must not hold us back:\n{}", d.stderr());
+    assert!(
+        took.is_some(),
+        "a different VIP set must not hold us back:\n{}",
+        d.stderr()
+    );
     assert!(counter(&d, "addr_list") >= 1, "counted as addr_list");
 }
 
 /// `tcpdump` in the client namespace for `span`: lines of gratuitous ARPs for `target`.
 fn garps(lan: &Lan, target: &str, span: Duration, during: impl FnOnce()) -> usize {
     let child = Command::new("ip")
-        .args(["netns", "exec", lan.client_ns(), "tcpdump", "-i", IFACE, "-nn", "-l", "--immediate-mode", "arp"])
+        .args([
+            "netns",
+            "exec",
+            lan.client_ns(),
+            "tcpdump",
+            "-i",
+            IFACE,
+            "-nn",
+            "-l",
+            "--immediate-mode",
+            "arp",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -146,7 +189,10 @@ fn garps(lan: &Lan, target: &str, span: Duration, during: impl FnOnce()) -> usiz
     String::from_utf8_lossy(&out.stdout)
         .lines()
         // `Request who-has T (ff:ff:ff:ff:ff:ff) tell T`: keepalived's GARP form.
-        .filter(|l| l.contains(&format!("Request who-has {target} ")) && l.contains(&format!("tell {target},")))
+        .filter(|l| {
+            l.contains(&format!("Request who-has {target} "))
+                && l.contains(&format!("tell {target},"))
+        })
         .count()
 }
 
@@ -162,7 +208,12 @@ fn master_answers_a_lower_advert_with_an_advert_and_a_garp_burst() {
     let n = garps(&lan, "192.0.2.201", Duration::from_millis(800), || {
         sender.send(&lower, GROUP_V4).expect("inject");
     });
-    assert_eq!(n, 5, "one burst of 5 gratuitous ARPs right after the lower advert");
+    assert_eq!(
+        n, 5,
+        "one burst of 5 gratuitous ARPs right after the lower advert"
+    );
     assert_eq!(state(&d), "MASTER");
-    assert!(d.stderr().contains("Received advert from 192.0.2.5 with lower priority 100, ours 245, forcing new election"));
+    assert!(d.stderr().contains(
+        "Received advert from 192.0.2.5 with lower priority 100, ours 245, forcing new election"
+    ));
 }

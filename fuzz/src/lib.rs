@@ -73,7 +73,11 @@ fn check_validate(adv: &Advert, ttl: u8, dst: IpAddr) {
     for vips in lists {
         for unicast in [false, true] {
             for password in [*b"OpenShif", adv.auth_data] {
-                let speak = Speak { ipv4_version: Version::V2, interval_cs: 100, password };
+                let speak = Speak {
+                    ipv4_version: Version::V2,
+                    interval_cs: 100,
+                    password,
+                };
                 let expect = receive::expect(vips, &speak, unicast);
                 match validate(adv, ttl, dst, &expect) {
                     Ok(()) => {

@@ -137,7 +137,8 @@ impl Plan {
             warnings.push(format!(
                 "{} has no IPv4 address: priorities use {}{}",
                 host.interface,
-                host.node_ipv6.map_or("ipslot 0".to_string(), |a| format!("the last bytes of {a}")),
+                host.node_ipv6
+                    .map_or("ipslot 0".to_string(), |a| format!("the last bytes of {a}")),
                 if matches!(check, Check::Tcp(_) | Check::Http { .. }) {
                     " and the TCP check targets 127.0.0.1"
                 } else {

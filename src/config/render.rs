@@ -124,13 +124,19 @@ impl Plan {
             let _ = writeln!(out, "   version 3");
         }
         if self.advert_interval_cs != 100 {
-            let _ = writeln!(out, "   advert_int {}", super::settings::seconds(self.advert_interval_cs));
+            let _ = writeln!(
+                out,
+                "   advert_int {}",
+                super::settings::seconds(self.advert_interval_cs)
+            );
         }
         // VRRPv3 has no authentication; keepalived would ignore the block.
         if is_v4 && self.vrrp_version == 2 {
             // What keepalived keeps of auth_pass anyway (first word, 8 bytes); saying so spares
             // `keepalived --config-test` its "Truncating auth_pass" error.
-            let pass = String::from_utf8_lossy(&self.password).trim_end_matches('\0').to_string();
+            let pass = String::from_utf8_lossy(&self.password)
+                .trim_end_matches('\0')
+                .to_string();
             let _ = writeln!(
                 out,
                 "   authentication {{\n      auth_type PASS\n      auth_pass {pass}\n   }}"
@@ -289,7 +295,10 @@ mod tests {
             assert!(conf.contains(want), "missing {want:?} in\n{conf}");
         }
         assert_eq!(conf.matches("vrrp_instance ").count(), 3);
-        assert!(!conf.contains("state MASTER"), "preemption applies to every instance");
+        assert!(
+            !conf.contains("state MASTER"),
+            "preemption applies to every instance"
+        );
         assert!(!conf.contains("notify") && !conf.contains("unicast") && !conf.contains("mcast"));
     }
 

@@ -317,7 +317,11 @@ pub fn from_env(env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
             seconds(advert_interval_cs)
         ));
     }
-    let keepalived_conf = optional_path(KEEPALIVED_CONF, get(KEEPALIVED_CONF), DEFAULT_KEEPALIVED_CONF)?;
+    let keepalived_conf = optional_path(
+        KEEPALIVED_CONF,
+        get(KEEPALIVED_CONF),
+        DEFAULT_KEEPALIVED_CONF,
+    )?;
     let status_file = optional_path(STATUS_FILE, get(STATUS_FILE), DEFAULT_STATUS_FILE)?;
     let script_root = ScriptRoot::parse(get(SCRIPT_ROOT))?;
 
@@ -414,8 +418,16 @@ fn advert_interval(text: &str, version: u8) -> Result<u16, ConfigError> {
     let whole: u32 = whole.parse().map_err(|_| bad())?;
     let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
     let cs = whole * 100 + frac;
-    let ok = if version == 2 { cs.is_multiple_of(100) && (100..=25_500).contains(&cs) } else { (1..=4095).contains(&cs) };
-    if ok { u16::try_from(cs).map_err(|_| bad()) } else { Err(bad()) }
+    let ok = if version == 2 {
+        cs.is_multiple_of(100) && (100..=25_500).contains(&cs)
+    } else {
+        (1..=4095).contains(&cs)
+    };
+    if ok {
+        u16::try_from(cs).map_err(|_| bad())
+    } else {
+        Err(bad())
+    }
 }
 
 /// Centiseconds as keepalived writes `advert_int` (`1`, `0.1`, `0.05`).
@@ -481,12 +493,20 @@ fn http_path(text: &str) -> Result<String, ConfigError> {
 }
 
 /// A file the daemon writes: absolute path, default when unset, `none` to turn it off.
-fn optional_path(var: &'static str, value: Option<&str>, default: &str) -> Result<Option<String>, ConfigError> {
+fn optional_path(
+    var: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Option<String>, ConfigError> {
     match value {
         None => Ok(Some(default.to_string())),
         Some("none") => Ok(None),
         Some(path) if path.starts_with('/') => Ok(Some(path.to_string())),
-        Some(path) => Err(ConfigError::new(var, path, "an absolute file path, or none")),
+        Some(path) => Err(ConfigError::new(
+            var,
+            path,
+            "an absolute file path, or none",
+        )),
     }
 }
 

@@ -253,7 +253,9 @@ mod tests {
 
     #[test]
     fn huge_lists_fail_fast_naming_the_limit() {
-        let text: Vec<String> = (1..=100).map(|i| format!("2001:db8:{i:x}::0-ffff")).collect();
+        let text: Vec<String> = (1..=100)
+            .map(|i| format!("2001:db8:{i:x}::0-ffff"))
+            .collect();
         let t0 = std::time::Instant::now();
         let e = parse_vips("V", &text.join(",")).unwrap_err();
         assert!(e.expected.contains("65025"), "{e}");
@@ -423,6 +425,9 @@ mod tests {
     fn a_full_ipv6_group_range_is_more_than_a_plan_can_hold() {
         // 65536 addresses > 255 × 255: refused while parsing; finer limits are the plan's.
         assert!(parse_vips(V, "2001:db8::0-ffff").is_err());
-        assert_eq!(parse_vips(V, "2001:db8::0-fe00").map(|v| v.len()), Ok(65025));
+        assert_eq!(
+            parse_vips(V, "2001:db8::0-fe00").map(|v| v.len()),
+            Ok(65025)
+        );
     }
 }

@@ -79,24 +79,47 @@ pub struct Daemon {
 
 impl Daemon {
     /// Opens every socket and registers it. Nothing is sent yet.
-    pub fn new(plan: Plan, host: &Host, signals: SignalFd, rtnl: Rtnl, sender: Sender) -> io::Result<Daemon> {
+    pub fn new(
+        plan: Plan,
+        host: &Host,
+        signals: SignalFd,
+        rtnl: Rtnl,
+        sender: Sender,
+    ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         let monitor = Monitor::open()?;
         let registry = poll.registry();
-        registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
-        registry.register(&mut SourceFd(&monitor.as_raw_fd()), NETLINK, Interest::READABLE)?;
+        registry.register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        registry.register(
+            &mut SourceFd(&monitor.as_raw_fd()),
+            NETLINK,
+            Interest::READABLE,
+        )?;
         let start = Instant::now();
         let health = Health::new(&plan.check, plan.node_ipv4, plan.check_interval, start)
             .with_rise_fall(plan.check_rise, plan.check_fall);
-        let metrics = plan.metrics_port.map(|p| Metrics::open(p, registry, METRICS)).transpose()?;
-        let stats = Stats { instances: vec![InstanceStats::default(); plan.instances.len()], ..Stats::default() };
+        let metrics = plan
+            .metrics_port
+            .map(|p| Metrics::open(p, registry, METRICS))
+            .transpose()?;
+        let stats = Stats {
+            instances: vec![InstanceStats::default(); plan.instances.len()],
+            ..Stats::default()
+        };
         let mut by_vrid = [[None; 256]; 2];
         let mut slots = Vec::with_capacity(plan.instances.len());
         for (i, p) in plan.instances.iter().enumerate() {
-            let first = p.vips.first().ok_or_else(|| io::Error::other(format!("{} has no VIP", p.name)))?;
-            let local_addr = sender
-                .source(first)
-                .ok_or_else(|| io::Error::other(format!("{}: no VRRP socket for its family", p.name)))?;
+            let first = p
+                .vips
+                .first()
+                .ok_or_else(|| io::Error::other(format!("{} has no VIP", p.name)))?;
+            let local_addr = sender.source(first).ok_or_else(|| {
+                io::Error::other(format!("{}: no VRRP socket for its family", p.name))
+            })?;
             by_vrid[family(first)][usize::from(p.vrid)] = u8::try_from(i).ok();
             slots.push(Slot {
                 machine: Instance::new(Params {
@@ -148,14 +171,21 @@ impl Daemon {
     pub fn run(&mut self) -> i32 {
         log::line(&format!("Health check: {}", self.health.describe()));
         if !self.link_up {
-            log::line(&format!("Netlink: interface {} is down", self.plan.interface));
+            log::line(&format!(
+                "Netlink: interface {} is down",
+                self.plan.interface
+            ));
         }
         let mut events = Events::with_capacity(16);
         let mut rx_pending = false;
         loop {
             self.fire_timers();
             self.write_status();
-            let timeout = if rx_pending { Some(Duration::ZERO) } else { self.next_timeout() };
+            let timeout = if rx_pending {
+                Some(Duration::ZERO)
+            } else {
+                self.next_timeout()
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
@@ -190,10 +220,18 @@ impl Daemon {
 
     fn next_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
-        let instance = self.slots.iter().filter_map(|s| s.machine.next_deadline()).min().map(|d| self.start + d);
+        let instance = self
+            .slots
+            .iter()
+            .filter_map(|s| s.machine.next_deadline())
+            .min()
+            .map(|d| self.start + d);
         let heartbeat = self.status_written.map(|t| t + status::HEARTBEAT);
         let metrics = self.metrics.as_ref().and_then(Metrics::deadline);
-        let deadline = [instance, self.health.deadline(), heartbeat, metrics].into_iter().flatten().min()?;
+        let deadline = [instance, self.health.deadline(), heartbeat, metrics]
+            .into_iter()
+            .flatten()
+            .min()?;
         Some(deadline.saturating_duration_since(now))
     }
 
@@ -211,7 +249,11 @@ impl Daemon {
         }
         let t = self.now();
         for i in 0..self.slots.len() {
-            if self.slots[i].machine.next_deadline().is_some_and(|d| d <= t) {
+            if self.slots[i]
+                .machine
+                .next_deadline()
+                .is_some_and(|d| d <= t)
+            {
                 let actions = self.slots[i].machine.on_timeout(t);
                 self.execute(i, actions);
             }
@@ -249,8 +291,12 @@ impl Daemon {
         let healthy = matches!(verdict, Verdict::Healthy);
         if self.healthy != Some(healthy) {
             match &verdict {
-                Verdict::Healthy => log::line(&format!("VRRP_Script({}) succeeded", self.check_name)),
-                Verdict::Unhealthy(why) => log::line(&format!("VRRP_Script({}) failed: {why}", self.check_name)),
+                Verdict::Healthy => {
+                    log::line(&format!("VRRP_Script({}) succeeded", self.check_name))
+                }
+                Verdict::Unhealthy(why) => {
+                    log::line(&format!("VRRP_Script({}) failed: {why}", self.check_name))
+                }
             }
         }
         self.check_text = match &verdict {
@@ -264,7 +310,10 @@ impl Daemon {
     /// FAULT when the interface is down or the check failed; nothing until the first result.
     pub(super) fn apply_fault(&mut self) {
         let (fault, why) = match (self.link_up, self.healthy) {
-            (false, _) => (true, Why::Down(format!("interface {} down", self.plan.interface))),
+            (false, _) => (
+                true,
+                Why::Down(format!("interface {} down", self.plan.interface)),
+            ),
             (true, Some(false)) => (true, Why::Down(format!("health check {}", self.check_text))),
             (true, Some(true)) => (false, Why::Up),
             (true, None) => return,
@@ -275,7 +324,6 @@ impl Daemon {
             self.execute(i, actions);
         }
     }
-
 }
 
 /// Index of an address family in per-family tables.

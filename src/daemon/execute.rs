@@ -21,7 +21,12 @@ impl Daemon {
         let name = &slot.plan.name;
         match action {
             Action::SendAdvert { priority } => {
-                match self.sender.send_advert(slot.plan.vrid, priority, &slot.plan.vips, &mut slot.ip_id) {
+                match self.sender.send_advert(
+                    slot.plan.vrid,
+                    priority,
+                    &slot.plan.vips,
+                    &mut slot.ip_id,
+                ) {
                     Ok(_) => self.stats.instances[i].adverts_sent += 1,
                     Err(e) => log::line(&format!("({name}) cannot send advert: {e}")),
                 }
@@ -57,7 +62,9 @@ impl Daemon {
                     slot.master = match (state, &why) {
                         (State::Master, _) => self.sender.source(&slot.plan.vips[0]),
                         // The advert that made us step down names the new master.
-                        (_, Why::HigherPriority { from, .. } | Why::HigherAddress { from, .. }) => Some(*from),
+                        (_, Why::HigherPriority { from, .. } | Why::HigherAddress { from, .. }) => {
+                            Some(*from)
+                        }
                         _ => None,
                     };
                     self.status_written = None;
@@ -68,9 +75,15 @@ impl Daemon {
 
     /// Fire and forget: the script runs in its own group and is reaped on SIGCHLD.
     pub(super) fn notify(&mut self, name: &str, state: NotifyState, priority: u8) {
-        let Some(script) = &self.plan.notify else { return };
+        let Some(script) = &self.plan.notify else {
+            return;
+        };
         let prio = priority.to_string();
-        match process::spawn_script(&script.argv, &["INSTANCE", name, state.as_str(), &prio], false) {
+        match process::spawn_script(
+            &script.argv,
+            &["INSTANCE", name, state.as_str(), &prio],
+            false,
+        ) {
             Ok(child) => self.notify_pids.push(child.pid),
             Err(e) => {
                 self.stats.notify_exec_failures += 1;
@@ -111,15 +124,22 @@ impl Daemon {
     /// Rewrites the status file when something changed or the heartbeat is due.
     pub(super) fn write_status(&mut self) {
         let now = Instant::now();
-        if self.status_written.is_some_and(|t| now < t + status::HEARTBEAT) {
+        if self
+            .status_written
+            .is_some_and(|t| now < t + status::HEARTBEAT)
+        {
             return;
         }
         self.status_written = Some(now);
-        let Some(path) = &self.plan.status_file else { return };
+        let Some(path) = &self.plan.status_file else {
+            return;
+        };
         let snapshot = self.snapshot();
         if let Err(e) = status::write(std::path::Path::new(path), &snapshot) {
             if !self.status_failed {
-                log::line(&format!("cannot write the status file {path}: {e} (status and probe will not work)"));
+                log::line(&format!(
+                    "cannot write the status file {path}: {e} (status and probe will not work)"
+                ));
             }
             self.status_failed = true;
         }
@@ -145,7 +165,13 @@ impl Daemon {
                     why: s.why.clone(),
                 })
                 .collect(),
-            counters: self.drops.counters.by_kind.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            counters: self
+                .drops
+                .counters
+                .by_kind
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
         }
     }
 }

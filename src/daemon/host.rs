@@ -51,38 +51,54 @@ pub fn discover(rtnl: &mut Rtnl, settings: &Settings) -> Result<Host, HostError>
                 })
             })?;
             let links = rtnl.links()?;
-            links.into_iter().find(|l| l.index == index).ok_or_else(|| {
-                HostError::Io(io::Error::other(format!("default route via ifindex {index}, which has no link")))
-            })?
+            links
+                .into_iter()
+                .find(|l| l.index == index)
+                .ok_or_else(|| {
+                    HostError::Io(io::Error::other(format!(
+                        "default route via ifindex {index}, which has no link"
+                    )))
+                })?
         }
     };
     let addrs = rtnl.addresses()?;
     let node_ipv4 = node_ipv4(&addrs, link.index, &settings.vips);
-    let node_ipv6 = addrs.iter().filter(|a| a.index == link.index && !settings.vips.contains(&a.addr)).find_map(|a| {
-        match a.addr {
+    let node_ipv6 = addrs
+        .iter()
+        .filter(|a| a.index == link.index && !settings.vips.contains(&a.addr))
+        .find_map(|a| match a.addr {
             IpAddr::V6(v6) if !v6.is_unicast_link_local() => Some(v6),
             _ => None,
-        }
-    });
+        });
     let facts = HostFacts {
         interface: link.name.clone(),
         node_ipv4,
         node_ipv6,
         local_addrs: addrs.iter().map(|a| a.addr).collect(),
     };
-    let link_local = addrs.iter().filter(|a| a.index == link.index).find_map(|a| match a.addr {
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
-        _ => None,
-    });
-    Ok(Host { link, facts, link_local })
+    let link_local = addrs
+        .iter()
+        .filter(|a| a.index == link.index)
+        .find_map(|a| match a.addr {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+            _ => None,
+        });
+    Ok(Host {
+        link,
+        facts,
+        link_local,
+    })
 }
 
 /// The first IPv4 address of the interface that is not one of our VIPs.
 fn node_ipv4(addrs: &[AddrInfo], index: u32, vips: &[IpAddr]) -> Option<Ipv4Addr> {
-    addrs.iter().filter(|a| a.index == index && !vips.contains(&a.addr)).find_map(|a| match a.addr {
-        IpAddr::V4(v4) => Some(v4),
-        IpAddr::V6(_) => None,
-    })
+    addrs
+        .iter()
+        .filter(|a| a.index == index && !vips.contains(&a.addr))
+        .find_map(|a| match a.addr {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
 }
 
 #[cfg(test)]
@@ -90,14 +106,27 @@ mod tests {
     use super::*;
 
     fn addr(index: u32, a: &str) -> AddrInfo {
-        AddrInfo { index, addr: a.parse().expect("test address"), prefix_len: 24, scope: 0 }
+        AddrInfo {
+            index,
+            addr: a.parse().expect("test address"),
+            prefix_len: 24,
+            scope: 0,
+        }
     }
 
     #[test]
     fn node_address_skips_other_interfaces_ipv6_and_stale_vips() {
-        let addrs = [addr(1, "127.0.0.1"), addr(2, "2001:db8::1"), addr(2, "192.0.2.201"), addr(2, "192.0.2.11")];
+        let addrs = [
+            addr(1, "127.0.0.1"),
+            addr(2, "2001:db8::1"),
+            addr(2, "192.0.2.201"),
+            addr(2, "192.0.2.11"),
+        ];
         let vips = ["192.0.2.201".parse().expect("vip")];
-        assert_eq!(node_ipv4(&addrs, 2, &vips), Some(Ipv4Addr::new(192, 0, 2, 11)));
+        assert_eq!(
+            node_ipv4(&addrs, 2, &vips),
+            Some(Ipv4Addr::new(192, 0, 2, 11))
+        );
         assert_eq!(node_ipv4(&addrs, 3, &vips), None);
     }
 }

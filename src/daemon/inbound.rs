@@ -1,6 +1,6 @@
 //! What comes in from the network side: VRRP packets (both families) and rtnetlink events
 //! about our interface and its addresses.
-use super::event_loop::{Daemon, VRRP4, VRRP6, RX_BATCH, family};
+use super::event_loop::{Daemon, RX_BATCH, VRRP4, VRRP6, family};
 use super::receive;
 use super::transmit::Sender;
 use crate::log;
@@ -26,7 +26,9 @@ impl Daemon {
     pub(super) fn receive_v4(&mut self) -> bool {
         let mut buf = [0u8; 2048];
         for _ in 0..RX_BATCH {
-            let Some(v4) = &self.sender.v4 else { return false };
+            let Some(v4) = &self.sender.v4 else {
+                return false;
+            };
             match v4.socket.recv(&mut buf) {
                 Ok(Some(n)) => match receive::decode(&buf[..n]) {
                     Ok((ip, adv)) => {
@@ -34,13 +36,16 @@ impl Daemon {
                         self.on_advert(IpAddr::V4(ip.src), dst, ip.ttl, &adv);
                     }
                     Err(e) => {
-                        let src = (n >= 20).then(|| IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15])));
+                        let src = (n >= 20)
+                            .then(|| IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15])));
                         self.drops.malformed(src, &e);
                     }
                 },
                 Ok(None) => return false,
                 // One oversized datagram was dropped; the socket is fine, keep draining.
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => self.drops.counters.count("oversized"),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.drops.counters.count("oversized")
+                }
                 Err(e) => {
                     log::line(&format!("VRRP receive error: {e}"));
                     return false;
@@ -53,7 +58,9 @@ impl Daemon {
     pub(super) fn receive_v6(&mut self) -> bool {
         let mut buf = [0u8; 8 + 16 * 256];
         for _ in 0..RX_BATCH {
-            let Some(v6) = &self.sender.v6 else { return false };
+            let Some(v6) = &self.sender.v6 else {
+                return false;
+            };
             match v6.socket.recv(&mut buf) {
                 Ok(Some(r)) => {
                     let (src, dst) = (IpAddr::V6(r.src), IpAddr::V6(r.dst));
@@ -63,7 +70,9 @@ impl Daemon {
                     }
                 }
                 Ok(None) => return false,
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => self.drops.counters.count("oversized"),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.drops.counters.count("oversized")
+                }
                 Err(e) => {
                     log::line(&format!("VRRP (IPv6) receive error: {e}"));
                     return false;
@@ -85,21 +94,27 @@ impl Daemon {
         let unicast = !self.plan.unicast_peers.is_empty();
         let expect = receive::expect(&slot.plan.vips, &self.sender.speak, unicast);
         if let Err(r) = validate(adv, ttl, dst, &expect) {
-            return self.drops.rejected(&slot.plan.name, adv.vrid, from, &r, Instant::now());
+            return self
+                .drops
+                .rejected(&slot.plan.name, adv.vrid, from, &r, Instant::now());
         }
         self.drops.counters.count("accepted");
         self.stats.instances[i].adverts_received += 1;
         if adv.priority > 0 && slot.machine.state() == State::Backup {
             slot.master = Some(from);
         }
-        let actions = slot.machine.on_advert(self.start.elapsed(), from, adv.priority, adv.interval_cs);
+        let actions =
+            slot.machine
+                .on_advert(self.start.elapsed(), from, adv.priority, adv.interval_cs);
         self.execute(i, actions);
     }
 
     pub(super) fn on_netlink(&mut self) {
         let mut events = Vec::new();
         if let Err(e) = self.monitor.read_events(&mut events) {
-            log::line(&format!("Netlink: monitor error: {e}; re-reading the interface"));
+            log::line(&format!(
+                "Netlink: monitor error: {e}; re-reading the interface"
+            ));
             match self.rtnl.links() {
                 Ok(links) => {
                     if let Some(l) = links.into_iter().find(|l| l.index == self.ifindex) {
@@ -111,11 +126,16 @@ impl Daemon {
         }
         for event in events {
             match event {
-                NetEvent::Link(l) if l.name == self.plan.interface && l.index != self.ifindex => self.reattach(&l),
+                NetEvent::Link(l) if l.name == self.plan.interface && l.index != self.ifindex => {
+                    self.reattach(&l)
+                }
                 NetEvent::Link(l) if l.index == self.ifindex => {
                     let renamed = l.name != self.plan.interface;
                     if renamed {
-                        log::line(&format!("Netlink: interface {} was renamed to {}", self.plan.interface, l.name));
+                        log::line(&format!(
+                            "Netlink: interface {} was renamed to {}",
+                            self.plan.interface, l.name
+                        ));
                     }
                     self.set_link(l.up && l.running && !renamed);
                 }
@@ -129,7 +149,10 @@ impl Daemon {
         if up != self.link_up {
             self.link_up = up;
             let word = if up { "up" } else { "down" };
-            log::line(&format!("Netlink: interface {} is {word}", self.plan.interface));
+            log::line(&format!(
+                "Netlink: interface {} is {word}",
+                self.plan.interface
+            ));
             self.apply_fault();
         }
     }
@@ -137,7 +160,10 @@ impl Daemon {
     /// Our interface came back under a new index (deleted and re-created, or renamed back):
     /// reopen the sockets on it, keeping our source addresses.
     pub(super) fn reattach(&mut self, link: &Link) {
-        log::line(&format!("Netlink: interface {} is back (index {})", link.name, link.index));
+        log::line(&format!(
+            "Netlink: interface {} is back (index {})",
+            link.name, link.index
+        ));
         let src4 = self.sender.v4.as_ref().map(|t| t.src);
         let src6 = self.sender.v6.as_ref().map(|t| t.src);
         match Sender::open(&self.plan, link, src4, src6) {
@@ -149,17 +175,28 @@ impl Daemon {
                 }
                 self.set_link(link.up && link.running);
             }
-            Err(e) => log::line(&format!("cannot reopen VRRP sockets on {}: {e}; staying in FAULT", link.name)),
+            Err(e) => log::line(&format!(
+                "cannot reopen VRRP sockets on {}: {e}; staying in FAULT",
+                link.name
+            )),
         }
     }
 
     pub(super) fn register_vrrp(&self) -> io::Result<()> {
         let registry = self.poll.registry();
         if let Some(v4) = &self.sender.v4 {
-            registry.register(&mut SourceFd(&v4.socket.as_raw_fd()), VRRP4, Interest::READABLE)?;
+            registry.register(
+                &mut SourceFd(&v4.socket.as_raw_fd()),
+                VRRP4,
+                Interest::READABLE,
+            )?;
         }
         if let Some(v6) = &self.sender.v6 {
-            registry.register(&mut SourceFd(&v6.socket.as_raw_fd()), VRRP6, Interest::READABLE)?;
+            registry.register(
+                &mut SourceFd(&v6.socket.as_raw_fd()),
+                VRRP6,
+                Interest::READABLE,
+            )?;
         }
         Ok(())
     }

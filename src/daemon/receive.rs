@@ -1,8 +1,8 @@
 //! The receive path: bytes from the raw socket → a validated advert for one instance, or a
 //! counted drop. A hostile or malformed packet costs a counter increment and, at most a few
 //! times a second, a log line; never a panic and never a state change.
-use crate::log::RateLimit;
 use super::transmit::{Speak, advert};
+use crate::log::RateLimit;
 use crate::vrrp::validate::{Expect, Reject};
 use crate::wire::ipv4::{self, Ipv4Header};
 use crate::wire::vrrp::{Advert, DecodeError};
@@ -99,11 +99,16 @@ impl Drops {
     }
 
     fn should_warn(&mut self, from: IpAddr, vrid: u8, now: Instant) -> bool {
-        if self.warned.get(&(from, vrid)).is_some_and(|t| now.duration_since(*t) < COLLISION_WARN_EVERY) {
+        if self
+            .warned
+            .get(&(from, vrid))
+            .is_some_and(|t| now.duration_since(*t) < COLLISION_WARN_EVERY)
+        {
             return false;
         }
         if self.warned.len() >= COLLISION_TABLE {
-            self.warned.retain(|_, t| now.duration_since(*t) < COLLISION_WARN_EVERY);
+            self.warned
+                .retain(|_, t| now.duration_since(*t) < COLLISION_WARN_EVERY);
         }
         if self.warned.len() < COLLISION_TABLE {
             self.warned.insert((from, vrid), now);
@@ -153,7 +158,11 @@ mod tests {
         buf
     }
 
-    const SPEAK: Speak = Speak { ipv4_version: Version::V2, interval_cs: 100, password: *b"OpenShif" };
+    const SPEAK: Speak = Speak {
+        ipv4_version: Version::V2,
+        interval_cs: 100,
+        password: *b"OpenShif",
+    };
 
     fn accept(adv: &Advert, ip: &Ipv4Header, expect: &Expect) -> Result<(), Reject> {
         validate(adv, ip.ttl, IpAddr::V4(ip.dst), expect)
@@ -166,7 +175,21 @@ mod tests {
         let (ip, got) = decode(&datagram(&adv, 255)).expect("decodes");
         assert_eq!(got, adv);
         assert_eq!(accept(&got, &ip, &expect(&vips, &SPEAK, false)), Ok(()));
-        assert_eq!(accept(&got, &ip, &expect(&vips, &Speak { password: *b"OpenShiX", ..SPEAK }, false)), Err(Reject::Password));
+        assert_eq!(
+            accept(
+                &got,
+                &ip,
+                &expect(
+                    &vips,
+                    &Speak {
+                        password: *b"OpenShiX",
+                        ..SPEAK
+                    },
+                    false
+                )
+            ),
+            Err(Reject::Password)
+        );
     }
 
     #[test]
@@ -174,7 +197,10 @@ mod tests {
         let vips = ["192.0.2.201".parse().expect("vip")];
         let adv = advert(11, 100, &vips, &SPEAK);
         let (ip, got) = decode(&datagram(&adv, 254)).expect("decodes");
-        assert_eq!(accept(&got, &ip, &expect(&vips, &SPEAK, false)), Err(Reject::Ttl(254)));
+        assert_eq!(
+            accept(&got, &ip, &expect(&vips, &SPEAK, false)),
+            Err(Reject::Ttl(254))
+        );
     }
 
     #[test]

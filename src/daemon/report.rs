@@ -28,17 +28,27 @@ pub fn lines(name: &str, ours: u8, event: &Event) -> Vec<String> {
             "({name}) Received advert from {from} with lower priority {theirs}, ours {ours}, forcing new election"
         )],
         Event::DiscardingLower { from, theirs } => {
-            vec![format!("({name}) received lower priority ({theirs}) advert from {from} - discarding")]
+            vec![format!(
+                "({name}) received lower priority ({theirs}) advert from {from} - discarding"
+            )]
         }
-        Event::PreemptDelayStarted { from, theirs, delay } => vec![format!(
+        Event::PreemptDelayStarted {
+            from,
+            theirs,
+            delay,
+        } => vec![format!(
             "({name}) start preempt delay ({} s): lower priority ({theirs}) advert from {from}",
             delay.as_secs()
         )],
         Event::OwnAddress { .. } => {
-            vec![format!("({name}) WARNING - equal priority advert received from remote host with our IP address.")]
+            vec![format!(
+                "({name}) WARNING - equal priority advert received from remote host with our IP address."
+            )]
         }
         Event::MasterStepsDown { from } => {
-            vec![format!("({name}) Backup received priority 0 advertisement from {from}")]
+            vec![format!(
+                "({name}) Backup received priority 0 advertisement from {from}"
+            )]
         }
     }
 }
@@ -49,14 +59,20 @@ pub fn reason(why: &Why, ours: u8) -> String {
         Why::Up => "node healthy".to_string(),
         Why::Down(what) => what.clone(),
         Why::MasterDown => "no advert from a master within Master_Down_Interval".to_string(),
-        Why::VipRemoved(vip) => format!("VIP {vip} was removed from the interface by someone else; re-taking"),
+        Why::VipRemoved(vip) => {
+            format!("VIP {vip} was removed from the interface by someone else; re-taking")
+        }
         Why::HandOff => "the master handed off (priority 0); Skew_Time passed".to_string(),
         Why::HigherPriority { from, priority } => {
-            format!("Master received advert from {from} with higher priority {priority}, ours {ours}")
+            format!(
+                "Master received advert from {from} with higher priority {priority}, ours {ours}"
+            )
         }
-        Why::HigherAddress { from, priority } => format!(
-            "Master received advert from {from} with same priority {priority} but higher IP address than ours"
-        ),
+        Why::HigherAddress { from, priority } => {
+            format!(
+                "Master received advert from {from} with same priority {priority} but higher IP address than ours"
+            )
+        }
     }
 }
 
@@ -67,18 +83,45 @@ mod tests {
 
     #[test]
     fn entering_lines_are_keepalived_byte_for_byte() {
-        let l = lines("ipfailover_VIP_1", 100, &Event::Entering { state: State::Master, why: Why::Up });
+        let l = lines(
+            "ipfailover_VIP_1",
+            100,
+            &Event::Entering {
+                state: State::Master,
+                why: Why::Up,
+            },
+        );
         assert_eq!(l, vec!["(ipfailover_VIP_1) Entering MASTER STATE"]);
-        let l = lines("ipfailover_VIP_1", 100, &Event::Entering { state: State::Backup, why: Why::Down("x".into()) });
+        let l = lines(
+            "ipfailover_VIP_1",
+            100,
+            &Event::Entering {
+                state: State::Backup,
+                why: Why::Down("x".into()),
+            },
+        );
         assert_eq!(l, vec!["(ipfailover_VIP_1) Entering BACKUP STATE"]);
     }
 
     #[test]
     fn reason_comes_before_the_entering_line() {
         let from = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 12));
-        let l = lines("v", 100, &Event::Entering { state: State::Backup, why: Why::HigherPriority { from, priority: 200 } });
+        let l = lines(
+            "v",
+            100,
+            &Event::Entering {
+                state: State::Backup,
+                why: Why::HigherPriority {
+                    from,
+                    priority: 200,
+                },
+            },
+        );
         assert_eq!(l.len(), 2);
-        assert_eq!(l[0], "(v) Master received advert from 192.0.2.12 with higher priority 200, ours 100");
+        assert_eq!(
+            l[0],
+            "(v) Master received advert from 192.0.2.12 with higher priority 200, ours 100"
+        );
         assert_eq!(l[1], "(v) Entering BACKUP STATE");
     }
 }

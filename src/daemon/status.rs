@@ -41,7 +41,8 @@ pub struct Status {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Tabs and newlines would break the record layout; they never occur in our own values but
@@ -87,14 +88,28 @@ impl Status {
                 ["heartbeat", ms] => s.heartbeat_ms = ms.parse().unwrap_or(0),
                 ["check", text] => s.check = text.to_string(),
                 ["counter", k, n] => s.counters.push((k.to_string(), n.parse().unwrap_or(0))),
-                ["instance", name, vrid, state, prio, master, since, vips, why] => s.instances.push(InstanceStatus {
+                [
+                    "instance",
+                    name,
+                    vrid,
+                    state,
+                    prio,
+                    master,
+                    since,
+                    vips,
+                    why,
+                ] => s.instances.push(InstanceStatus {
                     name: name.to_string(),
                     vrid: vrid.parse().unwrap_or(0),
                     state: state.to_string(),
                     priority: prio.parse().unwrap_or(0),
                     master: (*master != "-").then(|| master.to_string()),
                     since_ms: since.parse().unwrap_or(0),
-                    vips: vips.split(',').filter(|v| !v.is_empty()).map(str::to_string).collect(),
+                    vips: vips
+                        .split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                     why: why.to_string(),
                 }),
                 _ => {}

@@ -31,7 +31,11 @@ pub struct Speak {
 impl Speak {
     pub fn from_plan(plan: &Plan) -> Speak {
         Speak {
-            ipv4_version: if plan.vrrp_version == 3 { Version::V3 } else { Version::V2 },
+            ipv4_version: if plan.vrrp_version == 3 {
+                Version::V3
+            } else {
+                Version::V2
+            },
             interval_cs: plan.advert_interval_cs,
             password: plan.password,
         }
@@ -39,7 +43,11 @@ impl Speak {
 
     /// The version an instance whose first VIP is `vip` speaks.
     pub fn version_for(&self, vip: &IpAddr) -> Version {
-        if vip.is_ipv4() { self.ipv4_version } else { Version::V3 }
+        if vip.is_ipv4() {
+            self.ipv4_version
+        } else {
+            Version::V3
+        }
     }
 }
 
@@ -72,7 +80,9 @@ pub struct Sender {
 /// One advert as keepalived builds it for our configuration: v2 with PASS auth, or v3
 /// without auth.
 pub fn advert(vrid: u8, priority: u8, vips: &[IpAddr], speak: &Speak) -> Advert {
-    let version = vips.first().map_or(speak.ipv4_version, |v| speak.version_for(v));
+    let version = vips
+        .first()
+        .map_or(speak.ipv4_version, |v| speak.version_for(v));
     let (auth_type, auth_data) = match version {
         Version::V2 => (1, speak.password),
         Version::V3 => (0, [0; 8]),
@@ -90,14 +100,29 @@ pub fn advert(vrid: u8, priority: u8, vips: &[IpAddr], speak: &Speak) -> Advert 
 
 impl Sender {
     /// Opens the sockets each family needs on `link`; a family without a source is skipped.
-    pub fn open(plan: &Plan, link: &Link, src4: Option<Ipv4Addr>, src6: Option<Ipv6Addr>) -> io::Result<Sender> {
+    pub fn open(
+        plan: &Plan,
+        link: &Link,
+        src4: Option<Ipv4Addr>,
+        src6: Option<Ipv6Addr>,
+    ) -> io::Result<Sender> {
         let (index, name) = (link.index, link.name.as_str());
         let multicast = plan.unicast_peers.is_empty();
         let v4 = match src4 {
             Some(src) => Some(V4 {
                 socket: VrrpSocketV4::open(index, name, multicast)?,
                 src,
-                peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V4(a) = p { Some(*a) } else { None }).collect(),
+                peers: plan
+                    .unicast_peers
+                    .iter()
+                    .filter_map(|p| {
+                        if let IpAddr::V4(a) = p {
+                            Some(*a)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
             }),
             None => None,
         };
@@ -105,7 +130,17 @@ impl Sender {
             Some(src) => Some(V6 {
                 socket: VrrpSocketV6::open(index, name, multicast)?,
                 src,
-                peers: plan.unicast_peers.iter().filter_map(|p| if let IpAddr::V6(a) = p { Some(*a) } else { None }).collect(),
+                peers: plan
+                    .unicast_peers
+                    .iter()
+                    .filter_map(|p| {
+                        if let IpAddr::V6(a) = p {
+                            Some(*a)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
             }),
             None => None,
         };
@@ -128,22 +163,42 @@ impl Sender {
     }
 
     /// Sends one advert; `ip_id` is the instance's IPv4 ID counter (never 0, as keepalived).
-    pub fn send_advert(&self, vrid: u8, priority: u8, vips: &[IpAddr], ip_id: &mut u16) -> io::Result<()> {
+    pub fn send_advert(
+        &self,
+        vrid: u8,
+        priority: u8,
+        vips: &[IpAddr],
+        ip_id: &mut u16,
+    ) -> io::Result<()> {
         let adv = advert(vrid, priority, vips, &self.speak);
         match vips.first() {
             Some(IpAddr::V4(_)) => {
-                let t = self.v4.as_ref().ok_or_else(|| io::Error::other("no IPv4 VRRP socket"))?;
+                let t = self
+                    .v4
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("no IPv4 VRRP socket"))?;
                 let group = [GROUP_V4];
-                let dsts = if t.peers.is_empty() { &group[..] } else { &t.peers[..] };
+                let dsts = if t.peers.is_empty() {
+                    &group[..]
+                } else {
+                    &t.peers[..]
+                };
                 for dst in dsts {
                     *ip_id = ip_id.wrapping_add(1).max(1);
                     send_v4(t, &adv, *dst, *ip_id)?;
                 }
             }
             Some(IpAddr::V6(_)) => {
-                let t = self.v6.as_ref().ok_or_else(|| io::Error::other("no IPv6 VRRP socket"))?;
+                let t = self
+                    .v6
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("no IPv6 VRRP socket"))?;
                 let group = [GROUP_V6];
-                let dsts = if t.peers.is_empty() { &group[..] } else { &t.peers[..] };
+                let dsts = if t.peers.is_empty() {
+                    &group[..]
+                } else {
+                    &t.peers[..]
+                };
                 for dst in dsts {
                     let mut buf = [0u8; MAX_ADVERT];
                     let len = adv.emit(IpAddr::V6(t.src), IpAddr::V6(*dst), &mut buf);
@@ -162,7 +217,9 @@ impl Sender {
             for vip in vips {
                 match vip {
                     IpAddr::V4(v4) => self.packet.send_frame(&gratuitous_arp(self.mac, *v4))?,
-                    IpAddr::V6(v6) => self.packet.send_frame(&unsolicited_na(self.mac, *v6, router))?,
+                    IpAddr::V6(v6) => self
+                        .packet
+                        .send_frame(&unsolicited_na(self.mac, *v6, router))?,
                 }
             }
         }
@@ -175,7 +232,9 @@ fn send_v4(t: &V4, adv: &Advert, dst: Ipv4Addr, id: u16) -> io::Result<()> {
     let len = adv.buffer_len();
     let h = Ipv4Header::for_vrrp(t.src, dst, id, len).emit(&mut buf);
     let Some(body) = buf.get_mut(h..h + len) else {
-        return Err(io::Error::other(format!("advert of {len} bytes does not fit")));
+        return Err(io::Error::other(format!(
+            "advert of {len} bytes does not fit"
+        )));
     };
     adv.emit(IpAddr::V4(t.src), IpAddr::V4(dst), body);
     t.socket.send(dst, &buf[..h + len])
@@ -183,5 +242,6 @@ fn send_v4(t: &V4, adv: &Advert, dst: Ipv4Addr, id: u16) -> io::Result<()> {
 
 /// NA carries the Router flag only when the interface forwards IPv6 (keepalived §5.3).
 fn ipv6_forwarding(ifname: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding")).is_ok_and(|v| v.trim() == "1")
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding"))
+        .is_ok_and(|v| v.trim() == "1")
 }

@@ -29,10 +29,19 @@ struct Data {
 
 /// The effective capability set of this process as a 64-bit mask.
 pub fn effective() -> io::Result<u64> {
-    let mut header = Header { version: VERSION_3, pid: 0 };
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
     let mut data = [Data::default(); 2];
     // SAFETY: capget with a v3 header writes exactly two Data structs.
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -41,7 +50,11 @@ pub fn effective() -> io::Result<u64> {
 
 /// The names of the required capabilities missing from `mask`.
 pub fn missing(mask: u64) -> Vec<&'static str> {
-    REQUIRED.iter().filter(|(bit, _)| mask & (1u64 << bit) == 0).map(|(_, name)| *name).collect()
+    REQUIRED
+        .iter()
+        .filter(|(bit, _)| mask & (1u64 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect()
 }
 
 #[cfg(test)]

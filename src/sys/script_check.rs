@@ -41,8 +41,14 @@ pub fn insecure(script: &Path) -> Vec<String> {
         if component.as_os_str().is_empty() {
             continue;
         }
-        let Ok(meta) = fs::metadata(component) else { continue };
-        let perm = Perm { uid: meta.uid(), mode: meta.mode(), is_dir: meta.is_dir() };
+        let Ok(meta) = fs::metadata(component) else {
+            continue;
+        };
+        let perm = Perm {
+            uid: meta.uid(),
+            mode: meta.mode(),
+            is_dir: meta.is_dir(),
+        };
         if let Some(why) = weakness(perm) {
             found.push(format!("{} {why}", component.display()));
         }
@@ -79,14 +85,28 @@ mod tests {
 
     #[test]
     fn keepalived_rules() {
-        let root = |mode, is_dir| Perm { uid: 0, mode, is_dir };
+        let root = |mode, is_dir| Perm {
+            uid: 0,
+            mode,
+            is_dir,
+        };
         assert_eq!(weakness(root(0o755, false)), None);
         assert_eq!(weakness(root(0o755, true)), None);
         assert!(weakness(root(0o775, false)).is_some());
         assert!(weakness(root(0o757, true)).is_some());
         assert_eq!(weakness(root(0o1777, true)), None, "sticky /tmp");
-        assert!(weakness(root(0o1777, false)).is_some(), "sticky means nothing on a file");
-        assert!(weakness(Perm { uid: 1000, mode: 0o755, is_dir: false }).is_some());
+        assert!(
+            weakness(root(0o1777, false)).is_some(),
+            "sticky means nothing on a file"
+        );
+        assert!(
+            weakness(Perm {
+                uid: 1000,
+                mode: 0o755,
+                is_dir: false
+            })
+            .is_some()
+        );
     }
 
     #[test]
@@ -99,10 +119,20 @@ mod tests {
         fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write");
         assert!(refuse_implicit_shell(&plain).is_err());
         assert!(refuse_implicit_shell(&script).is_ok());
-        assert!(refuse_implicit_shell(Path::new("/proc/self/exe")).is_ok(), "ELF");
-        assert!(refuse_implicit_shell(&dir.join("missing")).is_ok(), "left to exec");
+        assert!(
+            refuse_implicit_shell(Path::new("/proc/self/exe")).is_ok(),
+            "ELF"
+        );
+        assert!(
+            refuse_implicit_shell(&dir.join("missing")).is_ok(),
+            "left to exec"
+        );
         fs::set_permissions(&script, fs::Permissions::from_mode(0o777)).expect("chmod");
-        assert!(insecure(&script).iter().any(|l| l.contains("writable by group or others")));
+        assert!(
+            insecure(&script)
+                .iter()
+                .any(|l| l.contains("writable by group or others"))
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -71,7 +71,11 @@ pub enum Event {
     /// As backup: a lower-priority master is being discarded (preemption under way).
     DiscardingLower { from: IpAddr, theirs: u8 },
     /// As backup: the preempt delay started.
-    PreemptDelayStarted { from: IpAddr, theirs: u8, delay: Duration },
+    PreemptDelayStarted {
+        from: IpAddr,
+        theirs: u8,
+        delay: Duration,
+    },
     /// As master: an equal-priority advert carrying our own address.
     OwnAddress { from: IpAddr },
     /// As backup: the master gave up (priority 0); we take over after Skew_Time.
@@ -152,15 +156,26 @@ impl Instance {
 
     /// The earliest time at which [`Instance::on_timeout`] has something to do.
     pub fn next_deadline(&self) -> Option<Duration> {
-        [self.down_at, self.advert_at, self.garp_at].into_iter().flatten().min()
+        [self.down_at, self.advert_at, self.garp_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn master_down(&self) -> Duration {
-        master_down_interval(self.params.version, self.params.priority, self.master_interval_cs)
+        master_down_interval(
+            self.params.version,
+            self.params.priority,
+            self.master_interval_cs,
+        )
     }
 
     fn skew(&self) -> Duration {
-        skew_time(self.params.version, self.params.priority, self.master_interval_cs)
+        skew_time(
+            self.params.version,
+            self.params.priority,
+            self.master_interval_cs,
+        )
     }
 
     fn clear_timers(&mut self) {
@@ -205,10 +220,16 @@ impl Instance {
     }
 
     fn become_master(&mut self, now: Duration, out: &mut Actions) {
-        let why = if self.handing_off { Why::HandOff } else { Why::MasterDown };
+        let why = if self.handing_off {
+            Why::HandOff
+        } else {
+            Why::MasterDown
+        };
         self.clear_timers();
         // Advert first: the old master must drop the VIPs before our GARPs go out.
-        out.push(Action::SendAdvert { priority: self.params.priority });
+        out.push(Action::SendAdvert {
+            priority: self.params.priority,
+        });
         self.enter(State::Master, why, out);
         out.push(Action::AddVips);
         out.push(Action::Garp);
@@ -226,10 +247,14 @@ impl Instance {
     pub fn on_timeout(&mut self, now: Duration) -> Actions {
         let mut out = Actions::new();
         match self.state {
-            State::Backup if self.down_at.is_some_and(|t| t <= now) => self.become_master(now, &mut out),
+            State::Backup if self.down_at.is_some_and(|t| t <= now) => {
+                self.become_master(now, &mut out)
+            }
             State::Master => {
                 if let Some(t) = self.advert_at.filter(|t| *t <= now) {
-                    out.push(Action::SendAdvert { priority: self.params.priority });
+                    out.push(Action::SendAdvert {
+                        priority: self.params.priority,
+                    });
                     // Keep the schedule: the next advert is one interval after the due time,
                     // unless we are more than an interval late.
                     let step = interval(self.params.interval_cs);
@@ -246,7 +271,13 @@ impl Instance {
     }
 
     /// A valid advert for our VRID (already checked by [`super::validate`]).
-    pub fn on_advert(&mut self, now: Duration, from: IpAddr, priority: u8, interval_cs: u16) -> Actions {
+    pub fn on_advert(
+        &mut self,
+        now: Duration,
+        from: IpAddr,
+        priority: u8,
+        interval_cs: u16,
+    ) -> Actions {
         let mut out = Actions::new();
         match self.state {
             State::Backup => self.backup_rx(now, from, priority, interval_cs, &mut out),
@@ -256,7 +287,14 @@ impl Instance {
         out
     }
 
-    fn backup_rx(&mut self, now: Duration, from: IpAddr, theirs: u8, interval_cs: u16, out: &mut Actions) {
+    fn backup_rx(
+        &mut self,
+        now: Duration,
+        from: IpAddr,
+        theirs: u8,
+        interval_cs: u16,
+        out: &mut Actions,
+    ) {
         let ours = self.params.priority;
         if theirs == 0 {
             self.down_at = Some(now + self.skew());
@@ -277,9 +315,15 @@ impl Instance {
             self.handing_off = false;
             if theirs >= ours {
                 self.preempt_since = None;
-            } else if let (Preemption::Delay(delay), None) = (self.params.preemption, self.preempt_since) {
+            } else if let (Preemption::Delay(delay), None) =
+                (self.params.preemption, self.preempt_since)
+            {
                 self.preempt_since = Some(now);
-                out.push(Action::Log(Event::PreemptDelayStarted { from, theirs, delay }));
+                out.push(Action::Log(Event::PreemptDelayStarted {
+                    from,
+                    theirs,
+                    delay,
+                }));
             }
         } else {
             // Discard: the down timer keeps running and we take over when it fires.
@@ -287,7 +331,14 @@ impl Instance {
         }
     }
 
-    fn master_rx(&mut self, now: Duration, from: IpAddr, theirs: u8, interval_cs: u16, out: &mut Actions) {
+    fn master_rx(
+        &mut self,
+        now: Duration,
+        from: IpAddr,
+        theirs: u8,
+        interval_cs: u16,
+        out: &mut Actions,
+    ) {
         let ours = self.params.priority;
         let local = self.params.local_addr;
         if theirs == 0 {
@@ -308,9 +359,15 @@ impl Instance {
             return;
         }
         let why = if theirs > ours {
-            Why::HigherPriority { from, priority: theirs }
+            Why::HigherPriority {
+                from,
+                priority: theirs,
+            }
         } else {
-            Why::HigherAddress { from, priority: theirs }
+            Why::HigherAddress {
+                from,
+                priority: theirs,
+            }
         };
         self.clear_timers();
         if self.params.version == Version::V3 {

@@ -14,7 +14,13 @@ fn ms(n: u64) -> Duration {
 }
 
 fn inst(priority: u8, preemption: Preemption) -> Instance {
-    Instance::new(Params { version: Version::V2, priority, preemption, interval_cs: 100, local_addr: ME })
+    Instance::new(Params {
+        version: Version::V2,
+        priority,
+        preemption,
+        interval_cs: 100,
+        local_addr: ME,
+    })
 }
 
 fn backup(priority: u8, preemption: Preemption) -> Instance {
@@ -33,7 +39,11 @@ fn master(priority: u8, preemption: Preemption) -> (Instance, Duration) {
 }
 
 fn kinds(actions: &Actions) -> Vec<Action> {
-    actions.iter().filter(|a| !matches!(a, Action::Log(_))).cloned().collect()
+    actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Log(_)))
+        .cloned()
+        .collect()
 }
 
 fn entering(actions: &Actions) -> Option<State> {
@@ -87,7 +97,13 @@ fn down_timer_makes_master_in_keepalived_order() {
         ]
     );
     // Advert first, then the Entering line, then VIPs.
-    assert!(matches!(a[1], Action::Log(Event::Entering { state: State::Master, why: Why::MasterDown })));
+    assert!(matches!(
+        a[1],
+        Action::Log(Event::Entering {
+            state: State::Master,
+            why: Why::MasterDown
+        })
+    ));
 }
 
 #[test]
@@ -115,7 +131,12 @@ fn master_adverts_every_interval_and_garps_again_after_5s() {
 fn late_timer_does_not_burst_adverts() {
     let (mut i, t0) = master(100, Preemption::Preempt);
     let a = i.on_timeout(t0 + ms(5_500));
-    assert_eq!(a.iter().filter(|a| matches!(a, Action::SendAdvert { .. })).count(), 1);
+    assert_eq!(
+        a.iter()
+            .filter(|a| matches!(a, Action::SendAdvert { .. }))
+            .count(),
+        1
+    );
     assert_eq!(i.next_deadline(), Some(t0 + ms(6_500)));
 }
 
@@ -124,7 +145,10 @@ fn backup_resets_down_timer_on_higher_or_equal_advert() {
     for theirs in [100, 150, 254] {
         let mut i = backup(100, Preemption::Preempt);
         assert!(i.on_advert(ms(3_000), HIGHER_IP, theirs, 100).is_empty());
-        assert_eq!(i.next_deadline(), Some(ms(3_000) + Duration::from_micros(3_609_375)));
+        assert_eq!(
+            i.next_deadline(),
+            Some(ms(3_000) + Duration::from_micros(3_609_375))
+        );
         assert_eq!(i.state(), State::Backup);
     }
 }
@@ -145,10 +169,22 @@ fn priority_zero_makes_backup_take_over_after_skew() {
     i.on_advert(ms(1_000), HIGHER_IP, 200, 100);
     let a = i.on_advert(ms(1_500), HIGHER_IP, 0, 100);
     assert!(matches!(a[0], Action::Log(Event::MasterStepsDown { .. })));
-    assert_eq!(i.next_deadline(), Some(ms(1_500) + Duration::from_micros(609_375)));
+    assert_eq!(
+        i.next_deadline(),
+        Some(ms(1_500) + Duration::from_micros(609_375))
+    );
     let a = i.on_timeout(ms(2_110));
     assert_eq!(i.state(), State::Master);
-    assert!(matches!(a[1], Action::Log(Event::Entering { why: Why::HandOff, .. })), "{a:?}");
+    assert!(
+        matches!(
+            a[1],
+            Action::Log(Event::Entering {
+                why: Why::HandOff,
+                ..
+            })
+        ),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -156,8 +192,15 @@ fn preempt_discards_lower_advert_and_takes_over_at_down_timer() {
     let mut i = backup(200, Preemption::Preempt);
     let deadline = i.next_deadline();
     let a = i.on_advert(ms(1_000), LOWER_IP, 100, 100);
-    assert!(matches!(a[0], Action::Log(Event::DiscardingLower { theirs: 100, .. })));
-    assert_eq!(i.next_deadline(), deadline, "discarded advert leaves the timer alone");
+    assert!(matches!(
+        a[0],
+        Action::Log(Event::DiscardingLower { theirs: 100, .. })
+    ));
+    assert_eq!(
+        i.next_deadline(),
+        deadline,
+        "discarded advert leaves the timer alone"
+    );
 }
 
 #[test]
@@ -179,7 +222,10 @@ fn preempt_delay_counts_from_first_lower_advert() {
     let delay = Duration::from_secs(300);
     let mut i = backup(200, Preemption::Delay(delay));
     let a = i.on_advert(ms(1_000), LOWER_IP, 50, 100);
-    assert!(matches!(a[0], Action::Log(Event::PreemptDelayStarted { .. })));
+    assert!(matches!(
+        a[0],
+        Action::Log(Event::PreemptDelayStarted { .. })
+    ));
     // During the delay every lower advert is accepted.
     let mut t = ms(1_000);
     while t < ms(1_000) + delay {
@@ -202,7 +248,10 @@ fn preempt_delay_is_cleared_by_a_higher_advert() {
     i.on_advert(ms(1_000), LOWER_IP, 50, 100);
     i.on_advert(ms(2_000), HIGHER_IP, 250, 100);
     let a = i.on_advert(ms(3_000), LOWER_IP, 50, 100);
-    assert!(matches!(a[0], Action::Log(Event::PreemptDelayStarted { .. })), "restarted: {a:?}");
+    assert!(
+        matches!(a[0], Action::Log(Event::PreemptDelayStarted { .. })),
+        "restarted: {a:?}"
+    );
 }
 
 #[test]
@@ -219,12 +268,21 @@ fn master_yields_to_higher_priority_without_sending() {
     let (mut i, t) = master(100, Preemption::Preempt);
     let a = i.on_advert(t + ms(10), LOWER_IP, 101, 100);
     assert_eq!(i.state(), State::Backup);
-    assert_eq!(kinds(&a), vec![Action::RemoveVips, Action::Notify(NotifyState::Backup)]);
+    assert_eq!(
+        kinds(&a),
+        vec![Action::RemoveVips, Action::Notify(NotifyState::Backup)]
+    );
     assert!(matches!(
         a[0],
-        Action::Log(Event::Entering { state: State::Backup, why: Why::HigherPriority { priority: 101, .. } })
+        Action::Log(Event::Entering {
+            state: State::Backup,
+            why: Why::HigherPriority { priority: 101, .. }
+        })
     ));
-    assert_eq!(i.next_deadline(), Some(t + ms(10) + Duration::from_micros(3_609_375)));
+    assert_eq!(
+        i.next_deadline(),
+        Some(t + ms(10) + Duration::from_micros(3_609_375))
+    );
 }
 
 #[test]
@@ -232,10 +290,19 @@ fn master_tie_break_on_primary_address() {
     let (mut i, t) = master(100, Preemption::Preempt);
     let a = i.on_advert(t, LOWER_IP, 100, 100);
     assert_eq!(i.state(), State::Master, "lower address loses");
-    assert_eq!(kinds(&a), vec![Action::SendAdvert { priority: 100 }, Action::Garp]);
+    assert_eq!(
+        kinds(&a),
+        vec![Action::SendAdvert { priority: 100 }, Action::Garp]
+    );
     let a = i.on_advert(t, HIGHER_IP, 100, 100);
     assert_eq!(i.state(), State::Backup, "higher address wins");
-    assert!(matches!(a[0], Action::Log(Event::Entering { why: Why::HigherAddress { .. }, .. })));
+    assert!(matches!(
+        a[0],
+        Action::Log(Event::Entering {
+            why: Why::HigherAddress { .. },
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -243,8 +310,18 @@ fn master_answers_lower_advert_without_moving_its_schedule() {
     let (mut i, t) = master(200, Preemption::Preempt);
     let next = i.next_deadline();
     let a = i.on_advert(t + ms(300), LOWER_IP, 100, 100);
-    assert!(matches!(a[0], Action::Log(Event::LowerPriority { theirs: 100, ours: 200, .. })));
-    assert_eq!(kinds(&a), vec![Action::SendAdvert { priority: 200 }, Action::Garp]);
+    assert!(matches!(
+        a[0],
+        Action::Log(Event::LowerPriority {
+            theirs: 100,
+            ours: 200,
+            ..
+        })
+    ));
+    assert_eq!(
+        kinds(&a),
+        vec![Action::SendAdvert { priority: 200 }, Action::Garp]
+    );
     assert_eq!(i.next_deadline(), next);
 }
 
@@ -279,7 +356,10 @@ fn master_fault_sends_two_priority_zero_adverts_then_drops_vips() {
         ]
     );
     assert_eq!(i.next_deadline(), None);
-    assert!(i.on_advert(t, LOWER_IP, 1, 100).is_empty(), "FAULT ignores adverts");
+    assert!(
+        i.on_advert(t, LOWER_IP, 1, 100).is_empty(),
+        "FAULT ignores adverts"
+    );
 }
 
 #[test]
@@ -298,7 +378,11 @@ fn shutdown_of_master_hands_off_then_removes_then_notifies() {
     let (mut i, _) = master(100, Preemption::Preempt);
     assert_eq!(
         i.shutdown().to_vec(),
-        vec![Action::SendAdvert { priority: 0 }, Action::RemoveVips, Action::Notify(NotifyState::Stop)]
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            Action::Notify(NotifyState::Stop)
+        ]
     );
     assert_eq!(i.next_deadline(), None);
 }
@@ -306,7 +390,10 @@ fn shutdown_of_master_hands_off_then_removes_then_notifies() {
 #[test]
 fn shutdown_of_backup_only_notifies() {
     let mut i = backup(100, Preemption::Preempt);
-    assert_eq!(i.shutdown().to_vec(), vec![Action::Notify(NotifyState::Stop)]);
+    assert_eq!(
+        i.shutdown().to_vec(),
+        vec![Action::Notify(NotifyState::Stop)]
+    );
 }
 
 #[test]
@@ -321,7 +408,10 @@ fn v3_backup_adopts_the_masters_interval() {
     i.set_fault(ms(0), false, Why::Up);
     i.on_advert(ms(100), HIGHER_IP, 200, 10);
     // 3 × 100 ms + (256-100)/256 × 100 ms
-    assert_eq!(i.next_deadline(), Some(ms(100) + Duration::from_micros(360_937)));
+    assert_eq!(
+        i.next_deadline(),
+        Some(ms(100) + Duration::from_micros(360_937))
+    );
 }
 
 #[test]
@@ -332,9 +422,19 @@ fn vip_removed_by_hand_steps_down_then_retakes_after_skew() {
     assert_eq!(i.state(), State::Backup);
     assert_eq!(
         kinds(&a),
-        vec![Action::SendAdvert { priority: 0 }, Action::RemoveVips, Action::Notify(NotifyState::Backup)]
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            Action::Notify(NotifyState::Backup)
+        ]
     );
-    assert!(matches!(a[1], Action::Log(Event::Entering { why: Why::VipRemoved(_), .. })));
+    assert!(matches!(
+        a[1],
+        Action::Log(Event::Entering {
+            why: Why::VipRemoved(_),
+            ..
+        })
+    ));
     assert_eq!(i.next_deadline(), Some(t + Duration::from_micros(609_375)));
     let a = i.on_timeout(t + Duration::from_micros(609_375));
     assert_eq!(i.state(), State::Master);
@@ -344,5 +444,8 @@ fn vip_removed_by_hand_steps_down_then_retakes_after_skew() {
 #[test]
 fn vip_removed_outside_master_is_ignored() {
     let mut i = backup(100, Preemption::Preempt);
-    assert!(i.on_vip_removed(ms(5), "192.0.2.201".parse().expect("vip")).is_empty());
+    assert!(
+        i.on_vip_removed(ms(5), "192.0.2.201".parse().expect("vip"))
+            .is_empty()
+    );
 }

@@ -19,7 +19,8 @@ pub fn skew_time(version: Version, priority: u8, master_interval_cs: u16) -> Dur
 
 /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
 pub fn master_down_interval(version: Version, priority: u8, master_interval_cs: u16) -> Duration {
-    interval(master_interval_cs) * DOWN_TIMER_ADVERTS + skew_time(version, priority, master_interval_cs)
+    interval(master_interval_cs) * DOWN_TIMER_ADVERTS
+        + skew_time(version, priority, master_interval_cs)
 }
 
 /// A centisecond interval as a `Duration`.
@@ -34,8 +35,14 @@ mod tests {
     #[test]
     fn keepalived_numbers_at_priority_100() {
         // keepalived issue #1686 quotes exactly 3.609375 s for adver 1 s, priority 100.
-        assert_eq!(skew_time(Version::V2, 100, 100), Duration::from_micros(609_375));
-        assert_eq!(master_down_interval(Version::V2, 100, 100), Duration::from_micros(3_609_375));
+        assert_eq!(
+            skew_time(Version::V2, 100, 100),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            master_down_interval(Version::V2, 100, 100),
+            Duration::from_micros(3_609_375)
+        );
     }
 
     #[test]

@@ -95,12 +95,14 @@ impl fmt::Display for Reject {
                 write!(f, "received a {got} auth, expecting {expected}!")
             }
             Self::Password => f.write_str("received an invalid passwd!"),
-            Self::Interval { ours_cs, theirs_cs } => write!(
-                f,
-                "advertisement interval mismatch mine={} sec rcv'd={} sec",
-                ours_cs / 100,
-                theirs_cs / 100
-            ),
+            Self::Interval { ours_cs, theirs_cs } => {
+                write!(
+                    f,
+                    "advertisement interval mismatch mine={} sec rcv'd={} sec",
+                    ours_cs / 100,
+                    theirs_cs / 100
+                )
+            }
             Self::AddrCount { got, expected } => {
                 write!(
                     f,
