@@ -15,11 +15,16 @@ fn status_path() -> String {
         .unwrap_or(DEFAULT_STATUS_FILE.into())
 }
 
+/// The status file, with the heartbeat taken from its mtime when that is newer (the daemon
+/// only touches the file between rewrites).
 fn read() -> Result<Status, String> {
     let path = status_path();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {path}: {e} (is the daemon running?)"))?;
-    Ok(Status::parse(&text))
+    let mut status = Status::parse(&text);
+    status.heartbeat_ms =
+        crate::daemon::status::heartbeat_ms(std::path::Path::new(&path), status.heartbeat_ms);
+    Ok(status)
 }
 
 /// Exit 0 when the daemon is alive and its loop turned recently; else 1 with the reason.

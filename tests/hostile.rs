@@ -423,7 +423,13 @@ fn hostile_packets_are_counted_and_change_nothing() {
         "observer died:\n{}",
         observer.stderr()
     );
-    assert_eq!(instance(&observer).map(|i| i.0), Some("BACKUP".to_string()));
+    assert_eq!(
+        instance(&observer).map(|i| i.0),
+        Some("BACKUP".to_string()),
+        "observer status:\n{}\nlog:\n{}",
+        std::fs::read_to_string(&observer.status_path).unwrap_or_default(),
+        observer.stderr()
+    );
     assert!(
         !observer.logged(INSTANCE, "Entering MASTER STATE"),
         "observer took over:\n{}",

@@ -12,6 +12,7 @@ use crate::log;
 use crate::sys::netlink::{Monitor, Rtnl};
 use crate::sys::process;
 use crate::sys::signals::SignalFd;
+use crate::sys::timer::Timer;
 use crate::vrrp::{Instance, Params, Why};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -25,6 +26,7 @@ pub(super) const VRRP4: Token = Token(1);
 pub(super) const VRRP6: Token = Token(2);
 const NETLINK: Token = Token(3);
 const HEALTH: Token = Token(4);
+const TIMER: Token = Token(5);
 /// The metrics listener; its connections take the next `metrics::MAX_CONNS` tokens.
 const METRICS: Token = Token(100);
 
@@ -59,6 +61,8 @@ pub struct Daemon {
     pub(super) rtnl: Rtnl,
     pub(super) monitor: Monitor,
     pub(super) health: Health,
+    /// Wakes the loop at the next deadline, more precisely than a poll timeout.
+    pub(super) timer: Timer,
     /// `None` until the first check result.
     pub(super) healthy: Option<bool>,
     pub(super) link_up: bool,
@@ -70,6 +74,10 @@ pub struct Daemon {
     pub(super) check_text: String,
     /// When the status file was last written; `None` forces a write.
     pub(super) status_written: Option<Instant>,
+    /// When the status file was last written or touched (the heartbeat).
+    pub(super) status_touched: Option<Instant>,
+    /// `drops.counters.total` at the last full write.
+    pub(super) status_counted: u64,
     /// A failed write is logged once.
     pub(super) status_failed: bool,
     pub(super) metrics: Option<Metrics>,
@@ -94,6 +102,8 @@ impl Daemon {
             SIGNALS,
             Interest::READABLE,
         )?;
+        let timer = Timer::new()?;
+        registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
         registry.register(
             &mut SourceFd(&monitor.as_raw_fd()),
             NETLINK,
@@ -149,12 +159,15 @@ impl Daemon {
             rtnl,
             monitor,
             health,
+            timer,
             healthy: None,
             start,
             drops: Drops::default(),
             notify_pids: Vec::new(),
             check_text: "pending".to_string(),
             status_written: None,
+            status_touched: None,
+            status_counted: 0,
             status_failed: false,
             metrics,
             stats,
@@ -181,10 +194,15 @@ impl Daemon {
         loop {
             self.fire_timers();
             self.write_status();
-            let timeout = if rx_pending {
-                Some(Duration::ZERO)
-            } else {
-                self.next_timeout()
+            let timeout = match (rx_pending, self.next_timeout()) {
+                (true, _) => Some(Duration::ZERO),
+                (false, Some(d)) if d.is_zero() => Some(Duration::ZERO),
+                (false, Some(d)) => match self.timer.arm(d) {
+                    Ok(()) => None,
+                    // Fall back to the poll timeout (coarser, but never missed).
+                    Err(_) => Some(d),
+                },
+                (false, None) => None,
             };
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
@@ -200,6 +218,7 @@ impl Daemon {
                     SIGNALS if self.on_signals() => return self.shutdown(),
                     VRRP4 | VRRP6 => rx_pending = self.receive(),
                     NETLINK => self.on_netlink(),
+                    TIMER => self.timer.drain(),
                     HEALTH => {
                         if let Some(v) = self.health.on_ready(self.poll.registry()) {
                             self.on_verdict(v);
@@ -226,7 +245,7 @@ impl Daemon {
             .filter_map(|s| s.machine.next_deadline())
             .min()
             .map(|d| self.start + d);
-        let heartbeat = self.status_written.map(|t| t + status::HEARTBEAT);
+        let heartbeat = self.status_touched.map(|t| t + status::HEARTBEAT);
         let metrics = self.metrics.as_ref().and_then(Metrics::deadline);
         let deadline = [instance, self.health.deadline(), heartbeat, metrics]
             .into_iter()

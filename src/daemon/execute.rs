@@ -68,6 +68,7 @@ impl Daemon {
                         _ => None,
                     };
                     self.status_written = None;
+                    self.status_touched = None;
                 }
             }
         }
@@ -125,23 +126,40 @@ impl Daemon {
     pub(super) fn write_status(&mut self) {
         let now = Instant::now();
         if self
-            .status_written
+            .status_touched
             .is_some_and(|t| now < t + status::HEARTBEAT)
         {
             return;
         }
-        self.status_written = Some(now);
+        self.status_touched = Some(now);
         let Some(path) = &self.plan.status_file else {
             return;
         };
-        let snapshot = self.snapshot();
-        if let Err(e) = status::write(std::path::Path::new(path), &snapshot) {
+        let path = std::path::Path::new(path);
+        // Rewriting 255 instances every second costs more than the rest of a steady-state
+        // master's second; when nothing moved, a touch (the file's mtime) is the heartbeat.
+        let moved = self.status_counted != self.drops.counters.total;
+        let full = moved
+            || self
+                .status_written
+                .is_none_or(|t| now >= t + status::REFRESH);
+        let written = if full {
+            self.status_written = Some(now);
+            self.status_counted = self.drops.counters.total;
+            status::write(path, &self.snapshot())
+        } else {
+            status::touch(path)
+        };
+        if let Err(e) = written {
             if !self.status_failed {
                 log::line(&format!(
-                    "cannot write the status file {path}: {e} (status and probe will not work)"
+                    "cannot write the status file {}: {e} (status and probe will not work)",
+                    path.display()
                 ));
             }
             self.status_failed = true;
+            // Try a full write next time: the file may be gone.
+            self.status_written = None;
         }
     }
 

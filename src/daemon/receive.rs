@@ -17,11 +17,14 @@ const DROP_LOG_BURST: u32 = 5;
 #[derive(Debug, Default)]
 pub struct Counters {
     pub by_kind: BTreeMap<&'static str, u64>,
+    /// Total of all counts: tells the status writer whether anything moved.
+    pub total: u64,
 }
 
 impl Counters {
     pub fn count(&mut self, kind: &'static str) {
         *self.by_kind.entry(kind).or_insert(0) += 1;
+        self.total += 1;
     }
 }
 

@@ -1,6 +1,7 @@
 //! The status file: what `ipfailover status` and `ipfailover probe` read from another
-//! process (`oc exec`). Rewritten atomically (write + rename) on every change and at least
-//! once a second as a heartbeat.
+//! process (`oc exec`). Rewritten atomically (write + rename) at most every [`HEARTBEAT`]
+//! when a state or counter changed, and every [`REFRESH`] anyway; in between, its mtime is
+//! refreshed every [`HEARTBEAT`] as the liveness heartbeat.
 //!
 //! Format: one record per line, tab-separated, first field the record kind:
 //! `pid N`, `heartbeat <unix ms>`, `check <text>`, `counter <kind> <n>`, and
@@ -10,8 +11,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How often the heartbeat is refreshed when nothing else changes.
+/// How often the heartbeat (the file's mtime) is refreshed.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often the whole file is rewritten when no state changed (counters move on).
+pub const REFRESH: Duration = Duration::from_secs(10);
 
 /// One instance as `status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +120,26 @@ impl Status {
         }
         s
     }
+}
+
+/// The heartbeat between rewrites: sets the file's mtime to now.
+pub fn touch(path: &Path) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: valid C string; a null times pointer means "now" for both timestamps.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The last heartbeat: the later of the recorded one and the file's mtime.
+pub fn heartbeat_ms(path: &Path, recorded_ms: u64) -> u64 {
+    let mtime = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_or(0, unix_ms);
+    recorded_ms.max(mtime)
 }
 
 /// Writes the file atomically.

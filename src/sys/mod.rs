@@ -8,5 +8,6 @@ pub mod process;
 pub mod script_check;
 pub mod signals;
 mod sockopt;
+pub mod timer;
 pub mod vrrp_socket;
 pub mod vrrp_socket_v6;
