@@ -194,7 +194,6 @@ impl Daemon {
         loop {
             self.fire_timers();
             self.write_status();
-            self.flush_adverts();
             let timeout = match (rx_pending, self.next_timeout()) {
                 (true, _) => Some(Duration::ZERO),
                 (false, Some(d)) if d.is_zero() => Some(Duration::ZERO),

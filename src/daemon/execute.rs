@@ -17,10 +17,6 @@ impl Daemon {
     }
 
     pub(super) fn execute_one(&mut self, i: usize, action: Action) {
-        // Queued adverts go out before anything that must follow them on the wire.
-        if !matches!(action, Action::SendAdvert { .. }) {
-            self.flush_adverts();
-        }
         let slot = &mut self.slots[i];
         let name = &slot.plan.name;
         match action {
@@ -112,7 +108,6 @@ impl Daemon {
         for (i, action) in all {
             self.execute_one(i, action);
         }
-        self.flush_adverts();
         let deadline = Instant::now() + STOP_NOTIFY_GRACE;
         while !self.notify_pids.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -125,13 +120,6 @@ impl Daemon {
         }
         log::line("Stopped");
         0
-    }
-
-    /// Sends the adverts queued since the last flush (one `sendmmsg` for all of them).
-    pub(super) fn flush_adverts(&mut self) {
-        if let Err(e) = self.sender.flush() {
-            log::line(&format!("cannot send adverts: {e}"));
-        }
     }
 
     /// Rewrites the status file when something changed or the heartbeat is due.

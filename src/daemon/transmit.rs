@@ -75,8 +75,6 @@ pub struct Sender {
     pub ifname: String,
     pub mac: [u8; 6],
     pub speak: Speak,
-    /// IPv4 adverts built but not sent yet; [`Sender::flush`] sends them in one batch.
-    pub outbox: Vec<(Ipv4Addr, Vec<u8>)>,
 }
 
 /// One advert as keepalived builds it for our configuration: v2 with PASS auth, or v3
@@ -153,7 +151,6 @@ impl Sender {
             ifname: name.to_string(),
             mac: link.mac.unwrap_or([0; 6]),
             speak: Speak::from_plan(plan),
-            outbox: Vec::new(),
         })
     }
 
@@ -166,10 +163,8 @@ impl Sender {
     }
 
     /// Sends one advert; `ip_id` is the instance's IPv4 ID counter (never 0, as keepalived).
-    /// IPv4 adverts go to the outbox: the caller must [`Sender::flush`] before anything that
-    /// must follow them on the wire (VIPs, GARPs) and before it sleeps.
     pub fn send_advert(
-        &mut self,
+        &self,
         vrid: u8,
         priority: u8,
         vips: &[IpAddr],
@@ -190,8 +185,7 @@ impl Sender {
                 };
                 for dst in dsts {
                     *ip_id = ip_id.wrapping_add(1).max(1);
-                    self.outbox
-                        .push((*dst, datagram_v4(t.src, &adv, *dst, *ip_id)));
+                    send_v4(t, &adv, *dst, *ip_id)?;
                 }
             }
             Some(IpAddr::V6(_)) => {
@@ -216,18 +210,6 @@ impl Sender {
         Ok(())
     }
 
-    /// Sends every queued IPv4 advert.
-    pub fn flush(&mut self) -> io::Result<()> {
-        if self.outbox.is_empty() {
-            return Ok(());
-        }
-        let packets = std::mem::take(&mut self.outbox);
-        match &self.v4 {
-            Some(t) => t.socket.send_batch(&packets),
-            None => Ok(()),
-        }
-    }
-
     /// One burst: `GARP_ROUNDS` rounds over every VIP, back to back like keepalived.
     pub fn garp(&self, vips: &[IpAddr]) -> io::Result<()> {
         let router = vips.iter().any(IpAddr::is_ipv6) && ipv6_forwarding(&self.ifname);
@@ -245,13 +227,17 @@ impl Sender {
     }
 }
 
-/// IPv4 header + advert, as keepalived builds it for IP_HDRINCL.
-fn datagram_v4(src: Ipv4Addr, adv: &Advert, dst: Ipv4Addr, id: u16) -> Vec<u8> {
+fn send_v4(t: &V4, adv: &Advert, dst: Ipv4Addr, id: u16) -> io::Result<()> {
+    let mut buf = [0u8; 20 + MAX_ADVERT];
     let len = adv.buffer_len();
-    let mut buf = vec![0u8; 20 + len];
-    let h = Ipv4Header::for_vrrp(src, dst, id, len).emit(&mut buf);
-    adv.emit(IpAddr::V4(src), IpAddr::V4(dst), &mut buf[h..]);
-    buf
+    let h = Ipv4Header::for_vrrp(t.src, dst, id, len).emit(&mut buf);
+    let Some(body) = buf.get_mut(h..h + len) else {
+        return Err(io::Error::other(format!(
+            "advert of {len} bytes does not fit"
+        )));
+    };
+    adv.emit(IpAddr::V4(t.src), IpAddr::V4(dst), body);
+    t.socket.send(dst, &buf[..h + len])
 }
 
 /// NA carries the Router flag only when the interface forwards IPv6 (keepalived §5.3).

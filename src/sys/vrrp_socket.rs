@@ -1,7 +1,7 @@
 //! Raw IPv4 protocol-112 socket for one interface: sends caller-built datagrams (IP_HDRINCL)
 //! and receives whole datagrams, header included.
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::zeroed;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -90,72 +90,6 @@ impl VrrpSocketV4 {
         };
         sockopt::send_to(&self.fd, packet, flags, &sa)
             .map_err(|e| io::Error::new(e.kind(), format!("VRRP send to {dst}: {e}")))
-    }
-
-    /// Sends many caller-built datagrams with one `sendmmsg` per kind (multicast with
-    /// MSG_DONTROUTE, unicast without): a master's aligned adverts cost one syscall, not 255.
-    pub fn send_batch(&self, packets: &[(Ipv4Addr, Vec<u8>)]) -> io::Result<()> {
-        for multicast in [true, false] {
-            let batch: Vec<&(Ipv4Addr, Vec<u8>)> = packets
-                .iter()
-                .filter(|(dst, _)| dst.is_multicast() == multicast)
-                .collect();
-            if batch.is_empty() {
-                continue;
-            }
-            let addrs: Vec<libc::sockaddr_in> = batch
-                .iter()
-                .map(|(dst, _)| {
-                    // SAFETY: all-zero is a valid sockaddr_in.
-                    let mut sa: libc::sockaddr_in = unsafe { zeroed() };
-                    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-                    sa.sin_addr.s_addr = u32::from(*dst).to_be();
-                    sa
-                })
-                .collect();
-            let mut iovs: Vec<libc::iovec> = batch
-                .iter()
-                .map(|(_, p)| libc::iovec {
-                    iov_base: p.as_ptr() as *mut libc::c_void,
-                    iov_len: p.len(),
-                })
-                .collect();
-            let mut msgs: Vec<libc::mmsghdr> = (0..batch.len())
-                .map(|i| {
-                    // SAFETY: all-zero is a valid mmsghdr; the pointers set below outlive the call.
-                    let mut m: libc::mmsghdr = unsafe { zeroed() };
-                    m.msg_hdr.msg_name = (&addrs[i] as *const libc::sockaddr_in).cast_mut().cast();
-                    m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                    m.msg_hdr.msg_iov = &mut iovs[i];
-                    m.msg_hdr.msg_iovlen = 1;
-                    m
-                })
-                .collect();
-            let flags = if multicast { libc::MSG_DONTROUTE } else { 0 };
-            let mut done = 0;
-            while done < msgs.len() {
-                let rest = &mut msgs[done..];
-                // SAFETY: every mmsghdr points at live sockaddrs, iovecs and buffers above.
-                let n = unsafe {
-                    libc::sendmmsg(
-                        self.fd.as_raw_fd(),
-                        rest.as_mut_ptr(),
-                        rest.len() as libc::c_uint,
-                        flags,
-                    )
-                };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    let dst = batch[done].0;
-                    return Err(io::Error::new(e.kind(), format!("VRRP send to {dst}: {e}")));
-                }
-                done += n as usize;
-            }
-        }
-        Ok(())
     }
 
     /// Receive one datagram (IP header included) into `buf`. `Ok(None)`: nothing pending.
