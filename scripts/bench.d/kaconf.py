@@ -26,15 +26,19 @@ def groups_of(vips, ngroups):
 
 def generate(*, vips, groups=0, iface="eth0", node_ip, port=80, interval=2,
              preemption="preempt_delay 300", name="OpenShift-IPFailover", offset=10, replicas=1,
-             excluded=(), rng=None):
-    """Returns (config text, [priority of each instance])."""
+             excluded=(), rng=None, advert=None):
+    """Returns (config text, [priority of each instance]). `advert` (seconds, e.g. 0.1) adds
+    `vrrp_version 3` and `advert_int`: the sub-second profile, which today's scripts cannot
+    generate but a keepalived-based pod must be given to talk to ipfailover's."""
     rng = rng or random.Random()
     scr = scrub(name)
     chk = "chk_" + name.replace("-", "_")
     out = ["! Configuration File for keepalived", "", "global_defs {", "   max_auto_priority    99",
            "   notification_email {", "     root@localhost", "   }", "",
            "   notification_email_from ipfailover@openshift.local", "   smtp_server 127.0.0.1",
-           "   smtp_connect_timeout 30", f"   router_id {scr}", "}", ""]
+           "   smtp_connect_timeout 30", f"   router_id {scr}"]
+    out += ["   vrrp_version 3"] if advert else []
+    out += ["}", ""]
     script = "true" if port == 0 else f"/bin/bash -c '</dev/tcp/{node_ip or '127.0.0.1'}/{port}'"
     out += [f"vrrp_script {chk} {{", f'   script "{script}"', f"   interval {interval}", "}", "", ""]
     ipslot = (int(node_ip.split(".")[-1]) if node_ip else 0) % 128
@@ -56,7 +60,8 @@ def generate(*, vips, groups=0, iface="eth0", node_ip, port=80, interval=2,
         prios.append(prio)
         out += [f"vrrp_instance {scr}_VIP_{counter} {{", f"   interface {iface}",
                 "   state MASTER" if kind == "master" else "   ",
-                f"   virtual_router_id {offset + counter}", f"   priority {prio}", f"   {preemption}", "   ",
+                f"   virtual_router_id {offset + counter}", f"   priority {prio}", f"   {preemption}",
+                f"   advert_int {advert}" if advert else "   ",
                 "   authentication {", "      auth_type PASS", f"      auth_pass {name}", "   }", "   ",
                 "   track_script {", f"      {chk}", "   }", "   ", " ", "   ", "   virtual_ipaddress {"]
         out += [f"    {v} dev {iface}" for v in group]
